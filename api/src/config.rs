@@ -1,0 +1,157 @@
+//! Command-line and environment configuration.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/banshi.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "banshi",
+    version,
+    about = "办事: a self-hosted assistant for government services"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeConfig),
+    /// Search the guides (no server needed, writes nothing).
+    Search(SearchArgs),
+    /// Ask a question as a citizen would (no server needed, writes nothing).
+    Ask(AskArgs),
+    /// Knowledge base tools.
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCommand,
+    },
+    /// Search index tools.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Score retrieval and intents on a dataset.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Validate every file; prints `path:line: reason`, exits non-zero on errors.
+    Check(KnowledgeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build the index on disk and print its statistics.
+    Build {
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+        /// Folder for the index files (emptied first).
+        #[arg(long, env = "BANSHI_INDEX_DIR", default_value = "data/index")]
+        index_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KnowledgeArgs {
+    /// Folder with guides/, lexicon.toml, departments.toml, e_licenses.toml
+    /// [default: ./knowledge/data, else the sample corpus this binary was built with].
+    #[arg(long, env = "BANSHI_KNOWLEDGE_DIR")]
+    pub knowledge_dir: Option<PathBuf>,
+    /// How Chinese text is segmented for the index.
+    #[arg(long, env = "BANSHI_SEGMENTATION", default_value = "jieba-bigram", value_parser = parse_segmentation)]
+    pub segmentation: index::Segmentation,
+}
+
+fn parse_segmentation(text: &str) -> Result<index::Segmentation, String> {
+    text.parse()
+}
+
+impl KnowledgeArgs {
+    pub fn dir(&self) -> PathBuf {
+        self.knowledge_dir.clone().unwrap_or_else(knowledge::default_data_dir)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "BANSHI_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    /// Refuse to start (and refuse reloads) when any guide is invalid, instead of skipping it.
+    #[arg(long, env = "BANSHI_STRICT")]
+    pub strict: bool,
+    /// Delete conversations not used for this many days.
+    #[arg(long, env = "BANSHI_RETENTION_DAYS", default_value_t = 180)]
+    pub retention_days: u32,
+    /// Requests per minute allowed from one client address.
+    #[arg(long, env = "BANSHI_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
+    /// How often the knowledge folder is checked for changes, in seconds (0: never).
+    #[arg(long, env = "BANSHI_RELOAD_INTERVAL_SECS", default_value_t = 2)]
+    pub reload_interval_secs: u64,
+    /// Log format.
+    #[arg(long, env = "BANSHI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Print JSON: {"hits": [{"id", "title", "score"}]}.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// Print JSON: {"intent", "guides", "answer", "citations"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Read one question per line from FILE and print one answer per line.
+    #[arg(long, value_name = "FILE", conflicts_with = "query")]
+    pub batch: Option<PathBuf>,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    #[arg(required_unless_present = "batch")]
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// JSONL dataset: {"query", "intent", "expected": [ids], "style"}.
+    #[arg(long, default_value = "evals/data/queries.jsonl")]
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    /// Also list every miss.
+    #[arg(long)]
+    pub misses: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print each case's retrieval features (TSV) instead of the report, for tuning.
+    #[arg(long)]
+    pub features: bool,
+}

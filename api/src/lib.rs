@@ -1,0 +1,17 @@
+//! The HTTP API (axum) and the pieces of the `banshi` binary: configuration, the shared
+//! state, the routes, and the background tasks (knowledge reload, transcript retention).
+//!
+//! Key design decision: only this crate knows HTTP and JSON wire shapes. The engine (corpus
+//! plus index) sits behind an `ArcSwap`, so a changed guide folder is rebuilt off to the side
+//! and swapped in atomically: requests in flight keep the old engine, new ones get the new
+//! one, and there is never a moment without an index.
+
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod tasks;
+pub mod wire;
+
+pub use routes::app;
+pub use state::AppState;

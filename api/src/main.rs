@@ -1,0 +1,271 @@
+//! The `banshi` binary: the server and the offline tools (search, ask, check, index, eval).
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use api::config::{
+    AskArgs, Cli, Command, EvalArgs, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs, ServeConfig,
+};
+use api::state::{AppState, KnowledgeSource, load_engine};
+use api::wire::{AskOutput, SearchHit, SearchResponse};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (default_level, format) = match &cli.command {
+        Command::Serve(config) => ("info", config.log_format),
+        _ => ("warn", LogFormat::Text),
+    };
+    init_tracing(default_level, format);
+    let result = match cli.command {
+        Command::Serve(config) => serve(config),
+        Command::Search(args) => search(args),
+        Command::Ask(args) => ask(args),
+        Command::Knowledge {
+            command: KnowledgeCommand::Check(args),
+        } => return check(args),
+        Command::Index {
+            command: IndexCommand::Build { knowledge, index_dir },
+        } => build_index(knowledge, index_dir),
+        Command::Eval(args) => eval(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("错误：{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(default_level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_from_env("BANSHI_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn index_config(args: &KnowledgeArgs) -> index::IndexConfig {
+    index::IndexConfig {
+        segmentation: args.segmentation,
+        ..index::IndexConfig::default()
+    }
+}
+
+fn engine(args: &KnowledgeArgs) -> anyhow::Result<bot::Engine> {
+    let dir = args.dir();
+    load_engine(&dir, false, index_config(args), None).with_context(|| format!("无法加载知识库 {}", dir.display()))
+}
+
+fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let source = KnowledgeSource {
+            dir: config.knowledge.dir(),
+            strict: config.strict,
+            index: index_config(&config.knowledge),
+        };
+        let started = Instant::now();
+        let fingerprint = source.fingerprint();
+        let loader = source.clone();
+        let engine = tokio::task::spawn_blocking(move || loader.load())
+            .await?
+            .with_context(|| format!("无法加载知识库 {}", source.dir.display()))?;
+        tracing::info!(n_guides = engine.corpus.len(), dir = %source.dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "knowledge loaded");
+        tracing::warn!("search mode: bm25 only (no dense encoder in this build)");
+        let store = backend::Store::open(&config.database_url)
+            .await
+            .with_context(|| format!("无法打开数据库 {}", backend::redact(&config.database_url)))?;
+        tracing::info!(database = ?store.kind(), "database ready");
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("无法监听 {}（端口可能已被占用）", config.addr))?;
+        let state = AppState::new(engine, store.clone(), config.rate_limit_per_minute);
+        if config.reload_interval_secs > 0 {
+            tokio::spawn(api::tasks::reload_knowledge(
+                state.clone(),
+                source,
+                fingerprint,
+                Duration::from_secs(config.reload_interval_secs),
+            ));
+        }
+        tokio::spawn(api::tasks::purge_old_sessions(state.clone(), config.retention_days));
+        tracing::info!(addr = %config.addr, "banshi listening");
+        let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        store.close().await;
+        tracing::info!("banshi stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let engine = engine(&args.knowledge)?;
+    let hits = engine.index.search(&args.query, args.limit)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let response = SearchResponse {
+            hits: hits
+                .into_iter()
+                .map(|h| SearchHit {
+                    id: h.id,
+                    title: h.title,
+                    score: h.score,
+                    snippet: None,
+                })
+                .collect(),
+        };
+        serde_json::to_writer(&mut out, &response)?;
+        writeln!(out)?;
+    } else {
+        for hit in hits {
+            writeln!(out, "{:>7.3}  {:<40} {}", hit.score, hit.id, hit.title)?;
+        }
+    }
+    Ok(())
+}
+
+fn ask(args: AskArgs) -> anyhow::Result<()> {
+    let engine = engine(&args.knowledge)?;
+    let mut out = std::io::stdout().lock();
+    let answer = |query: &str, out: &mut std::io::StdoutLock<'_>| -> anyhow::Result<()> {
+        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), query)?;
+        if args.json {
+            serde_json::to_writer(&mut *out, &AskOutput::from(&reply))?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "[{}] {}", reply.intent.as_str(), reply.text)?;
+            if !reply.quick_replies.is_empty() {
+                writeln!(out, "  → {}", reply.quick_replies.join(" | "))?;
+            }
+        }
+        Ok(())
+    };
+    match (&args.batch, &args.query) {
+        (Some(path), _) => {
+            let file = std::fs::File::open(path).with_context(|| format!("无法读取 {}", path.display()))?;
+            for line in std::io::BufReader::new(file).lines() {
+                // One output line per input line, in order: a bad line still gets an answer.
+                let line = line.unwrap_or_default();
+                answer(line.trim(), &mut out)?;
+            }
+        }
+        (None, Some(query)) => answer(query, &mut out)?,
+        (None, None) => anyhow::bail!("请给出问题，或用 --batch FILE"),
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn check(args: KnowledgeArgs) -> ExitCode {
+    let dir = args.dir();
+    let outcome = match knowledge::Corpus::load(&dir) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for diagnostic in &outcome.diagnostics {
+        println!("{diagnostic}");
+    }
+    let n_errors = outcome.n_errors();
+    let n_warnings = outcome.diagnostics.len() - n_errors;
+    println!(
+        "{}：{} 份指南有效，{} 个错误，{} 个警告，{} 条口语词",
+        dir.display(),
+        outcome.corpus.len(),
+        n_errors,
+        n_warnings,
+        outcome.corpus.lexicon.len()
+    );
+    if n_errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn build_index(knowledge: KnowledgeArgs, index_dir: std::path::PathBuf) -> anyhow::Result<()> {
+    let dir = knowledge.dir();
+    let started = Instant::now();
+    let outcome = knowledge::Corpus::load(&dir)?;
+    for diagnostic in &outcome.diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let corpus = outcome.corpus;
+    let index = index::SearchIndex::build(&corpus, index_config(&knowledge), Some(&index_dir))?;
+    println!(
+        "index built in {} ms: {} guides, segmentation {:?}, at {}",
+        started.elapsed().as_millis(),
+        index.n_docs(),
+        knowledge.segmentation,
+        index_dir.display()
+    );
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let cases = evals::load_dataset(&args.dataset)?;
+    let engine = engine(&args.knowledge)?;
+    if args.features {
+        print!("{}", evals::features(&engine, &cases)?);
+        return Ok(());
+    }
+    let started = Instant::now();
+    let report = evals::run(&engine, &cases)?;
+    let elapsed = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "dataset: {} · segmentation: {:?} · mode: bm25",
+        args.dataset.display(),
+        args.knowledge.segmentation
+    );
+    print!("{}", report.table());
+    println!(
+        "time: {:.1} ms per query",
+        elapsed.as_secs_f64() * 1000.0 / cases.len().max(1) as f64
+    );
+    if args.misses {
+        println!("\nmisses:");
+        for miss in &report.misses {
+            println!(
+                "  {} | expected {} {:?} | got {} {:?}",
+                miss.query,
+                miss.expected_intent.as_str(),
+                miss.expected,
+                miss.intent.as_str(),
+                miss.got
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! `GET /healthz` (the process is up) and `GET /readyz` (it can answer: guides indexed,
+//! database reachable).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::state::AppState;
+use crate::wire::Health;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        guides: state.engine.load().corpus.len(),
+        database: format!("{:?}", state.store.kind()).to_lowercase(),
+        search: "bm25".into(),
+    })
+}
+
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let guides = state.engine.load().corpus.len();
+    let database = match state.store.ping().await {
+        Ok(()) => format!("{:?}", state.store.kind()).to_lowercase(),
+        Err(err) => {
+            tracing::warn!(error = %err, "database not reachable");
+            "unreachable".to_string()
+        }
+    };
+    let ready = guides > 0 && database != "unreachable";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        status: if ready { "ready" } else { "not_ready" }.into(),
+        guides,
+        database,
+        // The dense encoder is not part of this build: lexical search only.
+        search: "bm25".into(),
+    };
+    (status, Json(health))
+}

@@ -1,0 +1,82 @@
+//! The state shared by every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use backend::Store;
+use bot::Engine;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// How the knowledge folder is loaded, at start and on every reload.
+#[derive(Debug, Clone)]
+pub struct KnowledgeSource {
+    pub dir: PathBuf,
+    pub strict: bool,
+    pub index: index::IndexConfig,
+}
+
+impl KnowledgeSource {
+    /// Loads and indexes the folder. Invalid guides are skipped with a warning, or, in strict
+    /// mode, refuse the whole load.
+    pub fn load(&self) -> anyhow::Result<Engine> {
+        load_engine(&self.dir, self.strict, self.index, None)
+    }
+
+    /// The folder's fingerprint now: take it before `load` and hand it to the reloader.
+    pub fn fingerprint(&self) -> Option<u64> {
+        knowledge::fingerprint(&self.dir).ok()
+    }
+
+    /// A reload: like `load`, but a guide whose file broke keeps its version in `previous`.
+    pub fn reload(&self, previous: &knowledge::Corpus) -> anyhow::Result<Engine> {
+        load_engine(&self.dir, self.strict, self.index, Some(previous))
+    }
+}
+
+pub fn load_engine(
+    dir: &Path,
+    strict: bool,
+    config: index::IndexConfig,
+    previous: Option<&knowledge::Corpus>,
+) -> anyhow::Result<Engine> {
+    let mut outcome = knowledge::Corpus::load(dir)?;
+    for diagnostic in &outcome.diagnostics {
+        tracing::warn!(%diagnostic, "knowledge file problem");
+    }
+    let corpus = if strict {
+        outcome.into_strict()?
+    } else {
+        if outcome.n_errors() > 0 {
+            tracing::warn!(
+                n_errors = outcome.n_errors(),
+                "invalid guides skipped (use --strict to refuse)"
+            );
+            if let Some(previous) = previous {
+                for id in outcome.keep_last_good(previous) {
+                    tracing::warn!(guide = %id, "guide file is invalid: serving its last good version");
+                }
+            }
+        }
+        outcome.corpus
+    };
+    Ok(Engine::new(corpus, config)?)
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<ArcSwap<Engine>>,
+    pub store: Store,
+    pub limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+}
+
+impl AppState {
+    pub fn new(engine: impl Into<Arc<Engine>>, store: Store, requests_per_minute: u32) -> AppState {
+        let per_minute = std::num::NonZeroU32::new(requests_per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        AppState {
+            engine: Arc::new(ArcSwap::new(engine.into())),
+            store,
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+        }
+    }
+}

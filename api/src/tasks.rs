@@ -1,0 +1,56 @@
+//! Background tasks of the server: reloading the knowledge folder when it changes, and
+//! deleting old conversations.
+
+use std::time::Duration;
+
+use crate::state::{AppState, KnowledgeSource};
+
+/// Polls the folder's fingerprint; on a change, builds a new engine off the executor and
+/// swaps it in. A failed load keeps the engine that is serving. `loaded` is the fingerprint
+/// taken before the serving engine was read, so a change made meanwhile is not missed.
+pub async fn reload_knowledge(state: AppState, source: KnowledgeSource, loaded: Option<u64>, interval: Duration) {
+    let mut last = loaded;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let current = match knowledge::fingerprint(&source.dir) {
+            Ok(current) => current,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read knowledge folder");
+                continue;
+            }
+        };
+        if last == Some(current) {
+            continue;
+        }
+        last = Some(current);
+        let loader = source.clone();
+        let previous = state.engine.load_full();
+        match tokio::task::spawn_blocking(move || loader.reload(&previous.corpus)).await {
+            Ok(Ok(engine)) => {
+                let n_guides = engine.corpus.len();
+                state.engine.store(std::sync::Arc::new(engine));
+                tracing::info!(n_guides, "knowledge reloaded");
+            }
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "knowledge reload refused, still serving the previous version")
+            }
+            Err(err) => tracing::error!(error = %err, "knowledge reload task failed"),
+        }
+    }
+}
+
+/// Deletes conversations not used for `retention_days`, once an hour.
+pub async fn purge_old_sessions(state: AppState, retention_days: u32) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        let cutoff = backend::now_millis() - i64::from(retention_days) * 86_400_000;
+        match state.store.purge_sessions_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n_sessions) => tracing::info!(n_sessions, retention_days, "old conversations deleted"),
+            Err(err) => tracing::warn!(error = %err, "retention purge failed"),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The `banshi` binary's contracts: the JSON shapes other tools depend on, exit codes, and
+//! clear errors.
+
+use std::process::{Command, Output};
+
+fn banshi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_banshi"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "BANSHI_KNOWLEDGE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data"),
+        )
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("banshi runs")
+}
+
+fn stdout_json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn search_json_has_the_contract_shape() {
+    let json = stdout_json(&banshi(&["search", "--json", "--limit", "2", "居民身份证丢失补领"]));
+    let hits = json["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0]["id"], "id-card-replacement");
+    assert!(hits[0]["title"].is_string() && hits[0]["score"].is_number());
+    assert_eq!(
+        hits[0].as_object().unwrap().len(),
+        3,
+        "exactly id, title, score: {}",
+        hits[0]
+    );
+}
+
+#[test]
+fn ask_json_has_the_contract_shape() {
+    let json = stdout_json(&banshi(&["ask", "--json", "开个奶茶店要办什么证"]));
+    let object = json.as_object().unwrap();
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["answer", "citations", "guides", "intent"]);
+    assert_eq!(json["intent"], "service");
+    assert!(json["answer"].as_str().unwrap().len() > 20);
+    for citation in json["citations"].as_array().unwrap() {
+        assert!(citation["guide_id"].is_string() && citation["section"].is_string());
+    }
+}
+
+#[test]
+fn ask_batch_answers_every_line_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("questions.txt");
+    std::fs::write(&file, "护照怎么办\n\n转人工\n今天天气怎么样\n").unwrap();
+    let output = banshi(&["ask", "--json", "--batch", file.to_str().unwrap()]);
+    assert!(output.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let intents: Vec<&str> = lines.iter().map(|l| l["intent"].as_str().unwrap()).collect();
+    assert_eq!(intents, ["service", "out_of_scope", "human", "out_of_scope"]);
+    assert_eq!(lines[0]["guides"][0]["id"], "passport");
+    assert!(lines[3]["guides"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn knowledge_check_passes_on_the_sample_and_fails_with_path_and_line() {
+    let ok = banshi(&["knowledge", "check"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data");
+    for name in ["departments.toml", "e_licenses.toml", "lexicon.toml"] {
+        std::fs::copy(format!("{source}/{name}"), dir.path().join(name)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("guides")).unwrap();
+    let passport = std::fs::read_to_string(format!("{source}/guides/passport.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("guides/passport.toml"),
+        passport.replacen("department = \"", "department = ", 1),
+    )
+    .unwrap();
+    let bad = banshi(&["knowledge", "check", "--knowledge-dir", dir.path().to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    let line = passport.lines().position(|l| l.starts_with("department")).unwrap() + 1;
+    assert!(stdout.contains(&format!("passport.toml:{line}: 错误")), "{stdout}");
+}
+
+#[test]
+fn serve_refuses_a_taken_port_and_a_bad_database_clearly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let output = banshi(&["serve", "--addr", &addr, "--database-url", &db]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("无法监听") && stderr.contains(&addr), "{stderr}");
+
+    let output = banshi(&["serve", "--addr", "127.0.0.1:0", "--database-url", "mysql://nowhere/x"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("无法打开数据库"), "{stderr}");
+}

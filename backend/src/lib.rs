@@ -1,0 +1,314 @@
+//! The SQL store: conversations (sessions with their dialogue state) and transcripts, on
+//! SQLite (default, one file) or PostgreSQL (production, several replicas).
+//!
+//! Key design decision: one code path for both databases through sqlx's `Any` driver, with
+//! `$n` placeholders (both accept them) and portable column types (TEXT, BIGINT; times as unix
+//! milliseconds). Each database has its own migration folder. A turn is saved in one
+//! transaction with optimistic concurrency on the session's `version`, so two replicas
+//! serving the same conversation never silently overwrite each other.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Another replica saved the same session first; reload and retry.
+    #[error("session {0} was changed concurrently")]
+    Conflict(String),
+    #[error("cannot create folder {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A stored conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: Option<String>,
+    /// The dialogue state, as JSON written by the `bot` crate (opaque here).
+    pub state: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: String,
+    pub text: String,
+    pub intent: Option<String>,
+    pub payload: Option<String>,
+    pub created_at: i64,
+}
+
+/// What one turn writes: the new state and the two transcript lines.
+#[derive(Debug, Clone)]
+pub struct Turn<'a> {
+    pub session_id: &'a str,
+    pub user_id: Option<&'a str>,
+    /// The version read before the turn; `None` for a new session.
+    pub expected_version: Option<i64>,
+    pub state: &'a str,
+    pub user_text: &'a str,
+    pub bot_text: &'a str,
+    pub intent: &'a str,
+    pub payload: &'a str,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Store {
+    /// Opens (creating the SQLite file and its folder when needed) and migrates.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            DbKind::Postgres
+        } else {
+            return Err(Error::UnsupportedUrl(url.to_string()));
+        };
+        let mut url = url.to_string();
+        if kind == DbKind::Sqlite {
+            if let Some(parent) = sqlite_path(&url).and_then(|p| p.parent().map(Path::to_path_buf))
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(&parent).map_err(|source| Error::Io {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            if !url.contains("mode=") && !url.contains(":memory:") {
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&url).map_err(|source| Error::Open {
+            url: redact(&url),
+            source,
+        })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if kind == DbKind::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Open {
+                url: redact(&url),
+                source,
+            })?;
+        if kind == DbKind::Sqlite {
+            // WAL lets readers proceed while a turn is written; persistent for the file.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await.ok();
+        }
+        let migrator = match kind {
+            DbKind::Sqlite => &SQLITE_MIGRATIONS,
+            DbKind::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await?;
+        Ok(Store { pool, kind })
+    }
+
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<Session>> {
+        let row = sqlx::query("SELECT id, user_id, state, version, created_at, updated_at FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(Session {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                state: row.try_get("state")?,
+                version: row.try_get("version")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Saves a turn atomically: the session's new state and both transcript lines, or
+    /// nothing. Returns the session's new version.
+    pub async fn save_turn(&self, turn: &Turn<'_>) -> Result<i64> {
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let version = match turn.expected_version {
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO sessions (id, user_id, state, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 1, $4, $4)",
+                )
+                .bind(turn.session_id)
+                .bind(turn.user_id)
+                .bind(turn.state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => 1,
+                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                        return Err(Error::Conflict(turn.session_id.to_string()));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Some(expected) => {
+                let updated = sqlx::query(
+                    "UPDATE sessions SET state = $1, version = version + 1, updated_at = $2, \
+                     user_id = COALESCE($3, user_id) WHERE id = $4 AND version = $5",
+                )
+                .bind(turn.state)
+                .bind(now)
+                .bind(turn.user_id)
+                .bind(turn.session_id)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(Error::Conflict(turn.session_id.to_string()));
+                }
+                expected + 1
+            }
+        };
+        for (role, text, intent, payload) in [
+            ("user", turn.user_text, None, None),
+            ("bot", turn.bot_text, Some(turn.intent), Some(turn.payload)),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (session_id, role, text, intent, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(turn.session_id)
+            .bind(role)
+            .bind(text)
+            .bind(intent)
+            .bind(payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// The transcript of a session, oldest first.
+    pub async fn messages(&self, session_id: &str) -> Result<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT role, text, intent, payload, created_at FROM messages WHERE session_id = $1 ORDER BY id",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Message {
+                    role: row.try_get("role")?,
+                    text: row.try_get("text")?,
+                    intent: row.try_get("intent")?,
+                    payload: row.try_get("payload")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Retention: deletes the sessions (and their transcripts) not used since `cutoff`
+    /// (unix ms). Returns how many sessions were deleted.
+    pub async fn purge_sessions_before(&self, cutoff: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE updated_at < $1)")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM sessions WHERE updated_at < $1")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted.rows_affected())
+    }
+
+    pub async fn n_sessions(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}://{}:***{}", &url[..scheme], &credentials[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub mod testing;

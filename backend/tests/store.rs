@@ -1,0 +1,104 @@
+//! The store against real databases: SQLite always, PostgreSQL when reachable (always in CI).
+
+use backend::testing::TestDb;
+use backend::{Error, Turn};
+
+fn turn<'a>(session_id: &'a str, expected_version: Option<i64>, state: &'a str, text: &'a str) -> Turn<'a> {
+    Turn {
+        session_id,
+        user_id: None,
+        expected_version,
+        state,
+        user_text: text,
+        bot_text: "回复",
+        intent: "service",
+        payload: "{}",
+    }
+}
+
+#[tokio::test]
+async fn turns_are_saved_and_survive_reopening() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        assert_eq!(
+            store.save_turn(&turn("s1", None, "{\"n\":1}", "你好")).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .save_turn(&turn("s1", Some(1), "{\"n\":2}", "护照"))
+                .await
+                .unwrap(),
+            2
+        );
+        store.close().await;
+
+        let store = db.open().await;
+        let session = store.session("s1").await.unwrap().expect("session kept");
+        assert_eq!(
+            (session.state.as_str(), session.version),
+            ("{\"n\":2}", 2),
+            "{}",
+            db.label
+        );
+        let texts: Vec<String> = store
+            .messages("s1")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, ["你好", "回复", "护照", "回复"], "{}", db.label);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn stale_version_is_a_conflict_and_writes_nothing() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        store.save_turn(&turn("s2", None, "a", "一")).await.unwrap();
+        store.save_turn(&turn("s2", Some(1), "b", "二")).await.unwrap();
+        let stale = store.save_turn(&turn("s2", Some(1), "c", "三")).await;
+        assert!(matches!(stale, Err(Error::Conflict(_))), "{}: {stale:?}", db.label);
+        let twice = store.save_turn(&turn("s2", None, "d", "四")).await;
+        assert!(matches!(twice, Err(Error::Conflict(_))), "{}: {twice:?}", db.label);
+        assert_eq!(store.session("s2").await.unwrap().unwrap().state, "b");
+        assert_eq!(
+            store.messages("s2").await.unwrap().len(),
+            4,
+            "{}: no half-written turn",
+            db.label
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn retention_purges_old_sessions_with_their_transcripts() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        store.save_turn(&turn("old", None, "x", "旧")).await.unwrap();
+        let cutoff = backend::now_millis() + 1;
+        assert_eq!(store.purge_sessions_before(cutoff).await.unwrap(), 1, "{}", db.label);
+        assert!(store.session("old").await.unwrap().is_none());
+        assert!(store.messages("old").await.unwrap().is_empty());
+        assert_eq!(store.n_sessions().await.unwrap(), 0);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused_clearly() {
+    let err = backend::Store::open("mysql://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("unsupported database url"), "{err}");
+}
+
+#[test]
+fn passwords_are_redacted() {
+    assert_eq!(backend::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    assert_eq!(backend::redact("sqlite://data/x.db"), "sqlite://data/x.db");
+}

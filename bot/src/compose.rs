@@ -1,0 +1,385 @@
+//! Answer composition: a short answer to what was asked first, then the essentials of the
+//! guide, every fact with a numbered citation. Only the guide's own words and numbers are
+//! used: nothing is invented, and a section the guide lacks is not mentioned.
+
+use knowledge::{Corpus, Guide, GuideKind};
+
+use crate::Citation;
+
+/// What the question is mainly about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Materials,
+    Time,
+    Fees,
+    Where,
+    Online,
+    Conditions,
+    Steps,
+    CrossProvince,
+    General,
+}
+
+const FOCUS_WORDS: &[(Focus, &[&str])] = &[
+    (
+        Focus::Materials,
+        &[
+            "材料",
+            "带什么",
+            "带啥",
+            "要带",
+            "准备什么",
+            "准备啥",
+            "证件",
+            "资料",
+            "需要什么",
+            "需要啥",
+            "要什么",
+            "要啥",
+            "documents",
+            "bring",
+            "paperwork",
+            "what do i need",
+        ],
+    ),
+    (
+        Focus::Fees,
+        &[
+            "多少钱",
+            "费用",
+            "收费",
+            "要钱",
+            "收钱",
+            "免费",
+            "花钱",
+            "工本费",
+            "钱",
+            "fee",
+            "fees",
+            "cost",
+            "how much",
+            "price",
+        ],
+    ),
+    (
+        Focus::Time,
+        &[
+            "多久",
+            "多长时间",
+            "几天",
+            "时限",
+            "多少天",
+            "几个工作日",
+            "啥时候",
+            "什么时候能",
+            "多快",
+            "时间",
+            "how long",
+            "how many days",
+        ],
+    ),
+    (
+        Focus::Online,
+        &[
+            "网上",
+            "线上",
+            "手机上",
+            "手机办",
+            "app",
+            "小程序",
+            "不用跑",
+            "在线",
+            "online",
+            "网办",
+            "掌上",
+        ],
+    ),
+    (
+        Focus::Where,
+        &[
+            "在哪",
+            "哪里办",
+            "哪儿办",
+            "去哪",
+            "地址",
+            "窗口",
+            "地点",
+            "大厅",
+            "几点",
+            "上班时间",
+            "办公时间",
+            "where",
+        ],
+    ),
+    (
+        Focus::Conditions,
+        &[
+            "条件",
+            "资格",
+            "能不能办",
+            "能办吗",
+            "可以办吗",
+            "符合",
+            "够不够",
+            "有没有资格",
+            "要求",
+            "eligible",
+            "eligibility",
+            "qualify",
+        ],
+    ),
+    (
+        Focus::CrossProvince,
+        &["异地", "外地", "跨省", "外省", "不在户籍地", "老家", "other province"],
+    ),
+    (
+        Focus::Steps,
+        &[
+            "流程",
+            "步骤",
+            "怎么办",
+            "怎么弄",
+            "怎么申请",
+            "程序",
+            "手续",
+            "咋办",
+            "how to",
+            "how do i",
+            "process",
+            "steps",
+        ],
+    ),
+];
+
+impl Focus {
+    pub fn detect(text: &str) -> Focus {
+        let text = index::normalize(text);
+        FOCUS_WORDS
+            .iter()
+            .find(|(_, words)| words.iter().any(|w| text.contains(w)))
+            .map_or(Focus::General, |(focus, _)| *focus)
+    }
+
+    /// Whether the message is nothing but a follow-up question (“那要带哪些材料？”): once the
+    /// focus words and fillers are gone, at most a few characters are left.
+    pub fn is_bare_follow_up(text: &str) -> bool {
+        let mut rest = index::normalize(text);
+        if Focus::detect(&rest) == Focus::General {
+            return false;
+        }
+        for (_, words) in FOCUS_WORDS {
+            for word in *words {
+                rest = rest.replace(word, "");
+            }
+        }
+        let left = rest
+            .chars()
+            .filter(|c| {
+                c.is_alphanumeric()
+                    && !"那这个要带些哪么什啥呢吗呀啊的了我你还都得需请问一下办理可以能是有多少".contains(*c)
+            })
+            .count();
+        left <= 3
+    }
+}
+
+/// A reply body being built, with numbered citations.
+struct Composer<'a> {
+    guide: &'a Guide,
+    text: String,
+    citations: Vec<Citation>,
+}
+
+impl Composer<'_> {
+    /// Appends a paragraph and cites it: "… [n]".
+    fn cite(&mut self, section: &str, paragraph: String) {
+        let existing = self.citations.iter().position(|c| c.section == section);
+        let number = match existing {
+            Some(i) => i + 1,
+            None => {
+                self.citations.push(Citation {
+                    guide_id: self.guide.id.clone(),
+                    section: section.to_string(),
+                });
+                self.citations.len()
+            }
+        };
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(&paragraph);
+        self.text.push_str(&format!(" [{number}]"));
+    }
+}
+
+/// The full answer about one guide, leading with `focus` (and with a matching FAQ answer
+/// when one fits the question closely).
+pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) -> (String, Vec<Citation>) {
+    let department = corpus
+        .department(&guide.department)
+        .map_or(guide.department.as_str(), |d| d.name.as_str());
+    let mut composer = Composer {
+        guide,
+        text: String::new(),
+        citations: Vec::new(),
+    };
+    composer.text.push_str(&format!("【{}】{}", guide.title, department));
+    composer.text.push('\n');
+    let mut done: Vec<Focus> = Vec::new();
+
+    if let Some(i) = faq {
+        let item = &guide.faq[i];
+        composer.cite(&format!("faq:{}", i + 1), format!("问：{}\n答：{}", item.q, item.a));
+    } else {
+        composer.cite("summary", guide.summary.trim().to_string());
+    }
+    if focus != Focus::General {
+        section(&mut composer, corpus, focus);
+        done.push(focus);
+    }
+    for essential in [
+        Focus::Conditions,
+        Focus::Materials,
+        Focus::Steps,
+        Focus::Time,
+        Focus::Fees,
+        Focus::Where,
+    ] {
+        if !done.contains(&essential) {
+            section(&mut composer, corpus, essential);
+        }
+    }
+    if guide.cross_province && focus != Focus::CrossProvince {
+        section(&mut composer, corpus, Focus::CrossProvince);
+    }
+    composer.text.push_str(&format!(
+        "\n以上内容来自《{}》办事指南（{} 更新），以窗口和网上办事页面的最新要求为准。",
+        guide.title, guide.reviewed
+    ));
+    (composer.text, composer.citations)
+}
+
+fn section(composer: &mut Composer<'_>, corpus: &Corpus, focus: Focus) {
+    let guide = composer.guide;
+    match focus {
+        Focus::Conditions if !guide.conditions.is_empty() => {
+            composer.cite("conditions", format!("办理条件：\n{}", numbered(&guide.conditions)));
+        }
+        Focus::Materials => materials(composer, corpus),
+        Focus::Steps if !guide.steps.is_empty() => {
+            let mut text = format!("办理流程：\n{}", numbered(&guide.steps));
+            if guide.kind != GuideKind::Service && !guide.members.is_empty() {
+                let titles: Vec<String> = guide
+                    .members
+                    .iter()
+                    .map(|id| corpus.guide(id).map_or(id.clone(), |g| g.title.clone()))
+                    .collect();
+                text.push_str(&format!("\n{}包含：{}", guide.kind.label(), titles.join("、")));
+            }
+            composer.cite("steps", text);
+        }
+        Focus::Time => {
+            let limit = &guide.time_limit;
+            let promised = if limit.promised_days == 0 {
+                "即办（当场办结）".to_string()
+            } else {
+                format!("承诺 {} 个工作日办结", limit.promised_days)
+            };
+            let mut text = format!("办理时限：{promised}（法定时限 {} 个工作日）", limit.legal_days);
+            if let Some(note) = &limit.note {
+                text.push_str(&format!("；{note}"));
+            }
+            composer.cite("time_limit", text);
+        }
+        Focus::Fees => {
+            let text = if guide.is_free() && guide.fees.iter().all(|f| f.note.is_none()) {
+                "收费：免费".to_string()
+            } else {
+                let items: Vec<String> = guide
+                    .fees
+                    .iter()
+                    .map(|f| match &f.note {
+                        Some(note) => format!("{} {}（{}）", f.item, f.amount, note),
+                        None => format!("{} {}", f.item, f.amount),
+                    })
+                    .collect();
+                format!("收费：{}", items.join("；"))
+            };
+            composer.cite("fees", text);
+        }
+        Focus::Where | Focus::Online => {
+            let mut lines = Vec::new();
+            let online: Vec<String> = guide
+                .channels
+                .online
+                .iter()
+                .map(|o| format!("{}（{}）", o.name, o.url))
+                .collect();
+            if !online.is_empty() {
+                lines.push(format!("网上办理：{}", online.join("；")));
+            } else if focus == Focus::Online {
+                lines.push("网上办理：指南未列出网上办理入口，请到窗口办理。".to_string());
+            }
+            for hall in &guide.channels.halls {
+                let phone = hall.phone.as_ref().map(|p| format!("，电话 {p}")).unwrap_or_default();
+                lines.push(format!(
+                    "窗口办理：{}，{}，{}{}",
+                    hall.name, hall.address, hall.hours, phone
+                ));
+            }
+            if !lines.is_empty() {
+                composer.cite("channels", format!("办理渠道：\n{}", lines.join("\n")));
+            }
+        }
+        Focus::CrossProvince => {
+            let text = if guide.cross_province {
+                "本事项已实现跨省通办：外地户籍或身在外地也可以办理。"
+            } else {
+                "本事项指南未列为跨省通办，一般需在示范市办理。"
+            };
+            composer.cite("cross_province", text.to_string());
+        }
+        Focus::General | Focus::Conditions | Focus::Steps => {}
+    }
+}
+
+fn materials(composer: &mut Composer<'_>, corpus: &Corpus) {
+    let guide = composer.guide;
+    if guide.materials.is_empty() {
+        return;
+    }
+    let mut lines = Vec::new();
+    let mut n_exempt = 0;
+    for (i, material) in guide.materials.iter().enumerate() {
+        let mut line = format!(
+            "{}. {}（{} {} 份）",
+            i + 1,
+            material.name,
+            material.form,
+            material.count
+        );
+        if let Some(kind) = &material.e_license {
+            n_exempt += 1;
+            let name = corpus.e_license(kind).map_or(kind.as_str(), |e| e.name.as_str());
+            line.push_str(&format!("——已有{name}电子证照的免于提交"));
+        }
+        if let Some(note) = &material.note {
+            line.push_str(&format!("；{note}"));
+        }
+        lines.push(line);
+    }
+    let mut text = format!("所需材料：\n{}", lines.join("\n"));
+    if n_exempt > 0 {
+        text.push_str(&format!("\n其中 {n_exempt} 项可通过电子证照调取，免于提交纸质材料。"));
+    }
+    composer.cite("materials", text);
+}
+
+fn numbered(items: &[String]) -> String {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| format!("{}. {}", i + 1, item))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

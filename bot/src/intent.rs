@@ -1,0 +1,461 @@
+//! Intents, first by rules on the words of the message. Retrieval then decides between
+//! `service` and `out_of_scope` for what the rules leave open (see `dialogue`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    Service,
+    Complaint,
+    Status,
+    Rating,
+    Human,
+    Chitchat,
+    OutOfScope,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 7] = [
+        Intent::Service,
+        Intent::Complaint,
+        Intent::Status,
+        Intent::Rating,
+        Intent::Human,
+        Intent::Chitchat,
+        Intent::OutOfScope,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Service => "service",
+            Intent::Complaint => "complaint",
+            Intent::Status => "status",
+            Intent::Rating => "rating",
+            Intent::Human => "human",
+            Intent::Chitchat => "chitchat",
+            Intent::OutOfScope => "out_of_scope",
+        }
+    }
+}
+
+impl std::str::FromStr for Intent {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Intent, String> {
+        Intent::ALL
+            .into_iter()
+            .find(|i| i.as_str() == text)
+            .ok_or_else(|| format!("unknown intent {text:?}"))
+    }
+}
+
+const HUMAN: &[&str] = &[
+    "转人工",
+    "人工客服",
+    "人工服务",
+    "找人工",
+    "要人工",
+    "真人",
+    "活人",
+    "接线员",
+    "坐席",
+    "客服电话",
+    "有没有客服",
+    "找客服",
+    "联系客服",
+    "人工座席",
+    "找个人",
+    "工作人员给我",
+    "给我打个电话",
+    "打电话给我",
+    "别机器人",
+    "不要机器人",
+    "human agent",
+    "real person",
+    "talk to a person",
+    "speak to someone",
+    "operator",
+];
+
+const RATING: &[&str] = &[
+    "差评",
+    "好评",
+    "中评",
+    "评价",
+    "打分",
+    "打个分",
+    "评分",
+    "满意度",
+    "非常满意",
+    "不满意",
+    "很满意",
+    "五星",
+    "一星",
+    "rate this",
+    "rating",
+    "feedback",
+];
+
+const STATUS_WHAT: &[&str] = &[
+    "进度",
+    "到哪一步",
+    "到哪步",
+    "到哪了",
+    "到哪儿了",
+    "办得怎么样",
+    "处理得怎么样",
+    "处理的怎么样",
+    "办的怎么样",
+    "怎么还没",
+    "还没到账",
+    "还没下来",
+    "还没批",
+    "还没办好",
+    "还没有消息",
+    "有结果了吗",
+    "受理了吗",
+    "审核通过了吗",
+    "办好了没",
+    "办好了吗",
+    "批下来了吗",
+    "处理结果",
+    "查一下我的",
+    "查询我的",
+    "我的申请",
+    "我的办件",
+    "我的工单",
+    "我的投诉",
+    "审核到哪",
+    "审批到哪",
+    "什么状态",
+    "好了没有",
+    "好了没",
+    "有回复了吗",
+    "有结果",
+    "还没寄到",
+    "还没收到",
+    "帮我查查",
+    "帮我查一下",
+    "status of my",
+    "my application",
+    "track my",
+];
+
+const STATUS_MINE: &[&str] = &[
+    "我的",
+    "我上",
+    "我提交",
+    "我申请",
+    "我之前",
+    "我前",
+    "我已经",
+    "已经提交",
+    "提交了",
+    "申请了",
+    "交了",
+    "办了",
+    "报了",
+    "反映的",
+    "投诉的",
+    "我那个",
+    "我办的",
+    "提交",
+    "交上去",
+    "上次",
+    "编号",
+    "my ",
+];
+
+/// Words that alone say "I want to complain or report".
+const COMPLAINT_STRONG: &[&str] = &[
+    "投诉",
+    "举报",
+    "扰民",
+    "欠薪",
+    "拖欠工资",
+    "拖欠",
+    "不发工资",
+    "违建",
+    "违章搭建",
+    "违章建筑",
+    "乱收费",
+    "乱罚款",
+    "不作为",
+    "态度差",
+    "态度恶劣",
+    "态度很差",
+    "态度太差",
+    "态度不好",
+    "推诿",
+    "吃拿卡要",
+    "偷排",
+    "黑车",
+    "缺斤少两",
+    "占道经营",
+    "乱停",
+    "乱倒",
+    "乱扔",
+    "没人管",
+    "没人处理",
+    "没人修",
+    "没人来修",
+    "提交工单",
+    "12345工单",
+    "我要反映",
+    "要反映",
+    "反映一下",
+    "没人清理",
+    "宰客",
+    "绕路",
+    "不打表",
+    "私搭乱建",
+    "乱堆",
+    "乱贴",
+    "堵死",
+    "锁死",
+    "盲道",
+    "消防通道",
+    "太过分",
+    "太离谱",
+    "不像话",
+    "岂有此理",
+    "没人解释",
+    "complain",
+    "complaint",
+    "report a problem",
+];
+
+/// Words that suggest a problem to report when no guide answers the message.
+const COMPLAINT_WEAK: &[&str] = &[
+    "噪音",
+    "噪声",
+    "吵",
+    "污染",
+    "垃圾",
+    "臭",
+    "油烟",
+    "占道",
+    "路灯",
+    "红绿灯",
+    "井盖",
+    "积水",
+    "漏水",
+    "坑",
+    "破损",
+    "堵塞",
+    "停水",
+    "停电",
+    "施工",
+    "半夜",
+    "深夜",
+    "凌晨",
+    "脏",
+    "乱",
+    "坏了",
+    "没修",
+    "卫生差",
+    "noise",
+    "pothole",
+    "garbage",
+    "broken",
+];
+
+const CHITCHAT: &[&str] = &[
+    "你好",
+    "您好",
+    "hello",
+    "hi",
+    "hey",
+    "在吗",
+    "在不在",
+    "谢谢",
+    "多谢",
+    "感谢",
+    "thank",
+    "thanks",
+    "再见",
+    "拜拜",
+    "bye",
+    "你是谁",
+    "你叫什么",
+    "你是机器人",
+    "机器人吗",
+    "早上好",
+    "下午好",
+    "晚上好",
+    "辛苦了",
+    "好的",
+    "ok",
+    "嗯嗯",
+    "who are you",
+    "good morning",
+];
+
+/// What the words of the message say, before retrieval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// An intent the rules are sure of (human, rating, status, strong complaint).
+    pub decided: Option<Intent>,
+    /// A weak sign of a complaint: used when retrieval finds nothing convincing.
+    pub complaint_hint: bool,
+    /// The message is only a greeting, thanks or small talk.
+    pub chitchat: bool,
+}
+
+fn contains_any(text: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| contains_word(text, w))
+}
+
+/// Substring match, but ASCII words must stand alone ("hi" is not in "this").
+fn contains_word(text: &str, word: &str) -> bool {
+    if !word.is_ascii() {
+        return text.contains(word);
+    }
+    let mut start = 0;
+    while let Some(pos) = text[start..].find(word) {
+        let begin = start + pos;
+        let end = begin + word.len();
+        let before = text[..begin]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        let after = text[end..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric());
+        if before && after {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
+/// Rules on the (normalised) message.
+pub fn detect_rules(text: &str) -> Signals {
+    let text = index::normalize(text);
+    let mut signals = Signals::default();
+    let bare_human = text.contains("人工") && !text.contains("人工智能");
+    if contains_any(&text, HUMAN) || bare_human {
+        signals.decided = Some(Intent::Human);
+    } else if contains_any(&text, COMPLAINT_STRONG) && !text.contains("投诉进度") && !is_status(&text) {
+        signals.decided = Some(Intent::Complaint);
+    } else if is_status(&text) {
+        signals.decided = Some(Intent::Status);
+    } else if contains_any(&text, RATING) {
+        signals.decided = Some(Intent::Rating);
+    }
+    signals.complaint_hint = contains_any(&text, COMPLAINT_WEAK);
+    signals.chitchat = is_chitchat(&text);
+    signals
+}
+
+fn is_status(text: &str) -> bool {
+    contains_any(text, STATUS_WHAT) && contains_any(text, STATUS_MINE)
+}
+
+/// Only small talk: once the greeting words are removed, almost nothing is left.
+fn is_chitchat(text: &str) -> bool {
+    let mut rest = text.to_string();
+    let mut found = false;
+    for word in CHITCHAT {
+        if contains_word(&rest, word) {
+            found = true;
+            rest = rest.replace(word, "");
+        }
+    }
+    let meaningful = rest
+        .chars()
+        .filter(|c| c.is_alphanumeric() && !"啊呀呢吧哦嗯哈的了么我你小助手请问".contains(*c))
+        .count();
+    found && meaningful <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_decide_the_clear_cases() {
+        assert_eq!(detect_rules("转人工").decided, Some(Intent::Human));
+        assert_eq!(detect_rules("我要投诉楼下饭店油烟").decided, Some(Intent::Complaint));
+        assert_eq!(detect_rules("我上周提交的申请到哪一步了").decided, Some(Intent::Status));
+        assert_eq!(detect_rules("我要给个差评").decided, Some(Intent::Rating));
+        assert!(detect_rules("你好").chitchat);
+        assert!(!detect_rules("你好，护照怎么办").chitchat);
+    }
+
+    #[test]
+    fn a_status_question_about_a_complaint_is_status() {
+        assert_eq!(detect_rules("我的投诉处理得怎么样了").decided, Some(Intent::Status));
+    }
+
+    #[test]
+    fn ascii_words_do_not_fire_inside_other_words() {
+        assert!(!detect_rules("this is my passport").chitchat);
+    }
+}
+
+/// Endings of the names of documents and licences (持枪证, 美国签证, 营业性演出许可证).
+const DOCUMENT_SUFFIXES: &[&str] = &["许可证", "证明", "执照", "签证", "证", "卡"];
+
+/// Characters that end a name when reading backwards from its suffix (verbs, particles).
+const NAME_BREAKS: &str = "的了么办领补换申请要去在哪怎什这那张想把给为和与及考吗呢啊吧我你他她们有没是能可以个";
+
+/// Names of documents in the message: for each document ending, the characters before it
+/// back to a verb or particle (“养狗要办狗证吗” → “狗证”).
+pub fn named_documents(text: &str) -> Vec<String> {
+    let chars: Vec<char> = index::normalize(text).chars().collect();
+    let mut names = Vec::new();
+    let mut end = chars.len();
+    while end > 0 {
+        let before: String = chars[..end].iter().collect();
+        let Some(suffix) = DOCUMENT_SUFFIXES.iter().find(|s| before.ends_with(*s)) else {
+            end -= 1;
+            continue;
+        };
+        let suffix_start = end - suffix.chars().count();
+        let mut start = suffix_start;
+        while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
+            start -= 1;
+        }
+        if start < suffix_start {
+            names.push(chars[start..end].iter().collect());
+        }
+        end = start.min(suffix_start);
+        if end == suffix_start {
+            end = suffix_start.saturating_sub(1);
+        }
+    }
+    names
+}
+
+fn index_is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+}
+
+/// A named document none of the guides knows, even by sound: “持枪证”, “美国签证”. Every
+/// tail of the name longer than its ending is tried, so “小孩医保卡” is known through
+/// “医保卡”.
+pub fn unknown_document(index: &index::SearchIndex, text: &str) -> Option<String> {
+    named_documents(text).into_iter().find(|name| {
+        let chars: Vec<char> = name.chars().collect();
+        let suffix = DOCUMENT_SUFFIXES
+            .iter()
+            .find(|s| name.ends_with(*s))
+            .map_or(1, |s| s.chars().count());
+        let shortest = (suffix + 1).min(chars.len());
+        !(shortest..=chars.len()).any(|n| index.mentions(&chars[chars.len() - n..].iter().collect::<String>()))
+    })
+}
+
+#[cfg(test)]
+mod document_tests {
+    use super::named_documents;
+
+    #[test]
+    fn names_stop_at_verbs_and_particles() {
+        assert_eq!(named_documents("养狗要办狗证吗"), vec!["狗证"]);
+        assert_eq!(named_documents("美国签证怎么办"), vec!["美国签证"]);
+        assert_eq!(named_documents("营业性演出许可证怎么办"), vec!["营业性演出许可证"]);
+        assert_eq!(named_documents("办证"), Vec::<String>::new());
+        assert_eq!(named_documents("身份证和户口卡"), vec!["户口卡", "身份证"]);
+    }
+}

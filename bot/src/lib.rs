@@ -1,0 +1,92 @@
+//! The dialogue: understands what a citizen wants (intent), finds the guide, and composes a
+//! plain, cited answer; when unsure it says so and offers a rephrase, a human or 12345.
+//!
+//! Key design decision: a turn is a pure function of (engine, stored state, message) →
+//! (new state, reply). The state is a small serde value that the caller persists (the API
+//! keeps it in the database), so any replica can serve the next turn and nothing lives only
+//! in one process's memory.
+
+mod compose;
+mod dialogue;
+mod intent;
+
+use std::sync::Arc;
+
+use knowledge::Corpus;
+
+pub use compose::Focus;
+pub use dialogue::{DialogueState, Reply, respond};
+pub use intent::{Intent, Signals, detect_rules};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Index(#[from] index::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A guide found for a message, as shown to callers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GuideHit {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+}
+
+/// Where a fact in a reply comes from: a guide and its section (`materials`, `faq:2` …).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Citation {
+    pub guide_id: String,
+    pub section: String,
+}
+
+/// Thresholds that turn retrieval into decisions, on [`confidence`]. Chosen on our own eval
+/// set as the best separation of right answers from out-of-scope and complaint messages;
+/// see ARCHITECTURE.md.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// At or above: answer the best guide.
+    pub answer: f32,
+    /// At or above (and below `answer`): plausible; ask which guide is meant.
+    pub clarify: f32,
+    /// A second guide scoring within this ratio of the first makes the match ambiguous.
+    pub ambiguous_ratio: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            answer: 4.2,
+            clarify: 3.6,
+            ambiguous_ratio: 1.1,
+        }
+    }
+}
+
+/// How sure retrieval is of a hit: log of the BM25 score (high when rare words of the query
+/// meet the guide's title, aliases and FAQ) plus twice its coverage (high when little of the
+/// query is left unexplained). Lexical only; the encoder issue replaces it with a
+/// calibrated probability.
+pub fn confidence(hit: &index::Hit) -> f32 {
+    (1.0 + hit.score.max(0.0)).ln() + 2.0 * hit.coverage
+}
+
+/// The corpus and its index, built together and swapped together when files change.
+#[derive(Debug)]
+pub struct Engine {
+    pub corpus: Arc<Corpus>,
+    pub index: index::SearchIndex,
+    pub thresholds: Thresholds,
+}
+
+impl Engine {
+    pub fn new(corpus: Corpus, config: index::IndexConfig) -> Result<Engine> {
+        let index = index::SearchIndex::build(&corpus, config, None)?;
+        Ok(Engine {
+            corpus: Arc::new(corpus),
+            index,
+            thresholds: Thresholds::default(),
+        })
+    }
+}

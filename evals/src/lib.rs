@@ -1,0 +1,188 @@
+//! The evaluation harness: runs a dataset of questions through the dialogue (end to end, as
+//! a citizen's first message) and through the index alone, and prints recall@1, recall@3,
+//! MRR, intent accuracy and out-of-scope precision and recall.
+//!
+//! Key design decision: a dataset line names every guide that counts as right (`expected`),
+//! best first, so a question that fits a bundle and its member is not scored as a miss either
+//! way; non-service lines expect no guide.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use bot::{DialogueState, Engine, Intent};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Case {
+    pub query: String,
+    pub intent: Intent,
+    #[serde(default)]
+    pub expected: Vec<String>,
+    #[serde(default)]
+    pub style: Option<String>,
+}
+
+pub fn load_dataset(path: &Path) -> anyhow::Result<Vec<Case>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not a dataset line", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Metrics of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub n_cases: usize,
+    pub n_service: usize,
+    /// End to end: the guides the reply is about.
+    pub recall_at_1: f64,
+    pub recall_at_3: f64,
+    pub mrr: f64,
+    /// The index alone (top 5 hits), whatever the dialogue decided.
+    pub retrieval_recall_at_1: f64,
+    pub retrieval_recall_at_3: f64,
+    pub intent_accuracy: f64,
+    pub oos_precision: f64,
+    pub oos_recall: f64,
+    /// (expected intent, predicted intent) → count.
+    pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
+    /// recall@1 by query style.
+    pub recall_at_1_by_style: BTreeMap<String, (usize, usize)>,
+    pub misses: Vec<Miss>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Miss {
+    pub query: String,
+    pub expected_intent: Intent,
+    pub intent: Intent,
+    pub expected: Vec<String>,
+    pub got: Vec<String>,
+}
+
+fn rank_of(expected: &[String], got: &[String]) -> Option<usize> {
+    got.iter().position(|id| expected.contains(id))
+}
+
+/// Retrieval features of every case, tab-separated, for tuning the decision thresholds:
+/// expected intent, whether the top hit is right, top score, second score, top coverage, query.
+pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
+    let mut out = String::from("intent\ttop_right\ttop\tsecond\tcoverage\tquery\n");
+    for case in cases {
+        let hits = engine.index.search(&case.query, 5)?;
+        let top = hits.first();
+        out.push_str(&format!(
+            "{}\t{}\t{:.2}\t{:.2}\t{:.3}\t{}\n",
+            case.intent.as_str(),
+            top.is_some_and(|h| case.expected.contains(&h.id)),
+            top.map_or(0.0, |h| h.score),
+            hits.get(1).map_or(0.0, |h| h.score),
+            top.map_or(0.0, |h| h.coverage),
+            case.query
+        ));
+    }
+    Ok(out)
+}
+
+pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
+    let mut report = Report {
+        n_cases: cases.len(),
+        ..Report::default()
+    };
+    let (mut r1, mut r3, mut mrr, mut rr1, mut rr3, mut correct_intent) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut oos_tp, mut oos_fp, mut oos_fn) = (0usize, 0usize, 0usize);
+    for case in cases {
+        let (_, reply) = bot::respond(engine, &DialogueState::default(), &case.query)?;
+        let got: Vec<String> = reply.guides.iter().map(|g| g.id.clone()).collect();
+        *report
+            .confusion
+            .entry(case.intent.as_str().to_string())
+            .or_default()
+            .entry(reply.intent.as_str().to_string())
+            .or_default() += 1;
+        if reply.intent == case.intent {
+            correct_intent += 1;
+        }
+        match (case.intent == Intent::OutOfScope, reply.intent == Intent::OutOfScope) {
+            (true, true) => oos_tp += 1,
+            (false, true) => oos_fp += 1,
+            (true, false) => oos_fn += 1,
+            (false, false) => {}
+        }
+        let mut missed = reply.intent != case.intent;
+        if case.intent == Intent::Service && !case.expected.is_empty() {
+            report.n_service += 1;
+            let rank = rank_of(&case.expected, &got);
+            r1 += f64::from(u8::from(rank == Some(0)));
+            r3 += f64::from(u8::from(rank.is_some_and(|r| r < 3)));
+            mrr += rank.map_or(0.0, |r| 1.0 / (r as f64 + 1.0));
+            let hits: Vec<String> = engine.index.search(&case.query, 5)?.into_iter().map(|h| h.id).collect();
+            let retrieval_rank = rank_of(&case.expected, &hits);
+            rr1 += f64::from(u8::from(retrieval_rank == Some(0)));
+            rr3 += f64::from(u8::from(retrieval_rank.is_some_and(|r| r < 3)));
+            let style = case.style.clone().unwrap_or_else(|| "other".into());
+            let entry = report.recall_at_1_by_style.entry(style).or_default();
+            entry.0 += usize::from(rank == Some(0));
+            entry.1 += 1;
+            missed |= rank != Some(0);
+        }
+        if missed {
+            report.misses.push(Miss {
+                query: case.query.clone(),
+                expected_intent: case.intent,
+                intent: reply.intent,
+                expected: case.expected.clone(),
+                got: got.into_iter().take(3).collect(),
+            });
+        }
+    }
+    let n = report.n_service.max(1) as f64;
+    report.recall_at_1 = r1 / n;
+    report.recall_at_3 = r3 / n;
+    report.mrr = mrr / n;
+    report.retrieval_recall_at_1 = rr1 / n;
+    report.retrieval_recall_at_3 = rr3 / n;
+    report.intent_accuracy = correct_intent as f64 / cases.len().max(1) as f64;
+    report.oos_precision = oos_tp as f64 / (oos_tp + oos_fp).max(1) as f64;
+    report.oos_recall = oos_tp as f64 / (oos_tp + oos_fn).max(1) as f64;
+    Ok(report)
+}
+
+impl Report {
+    /// The table printed by `banshi eval`.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "cases: {} (service with expected guides: {})\n",
+            self.n_cases, self.n_service
+        ));
+        out.push_str("| metric | value |\n|---|---|\n");
+        for (name, value) in [
+            ("recall@1", self.recall_at_1),
+            ("recall@3", self.recall_at_3),
+            ("MRR", self.mrr),
+            ("retrieval recall@1 (index only)", self.retrieval_recall_at_1),
+            ("retrieval recall@3 (index only)", self.retrieval_recall_at_3),
+            ("intent accuracy", self.intent_accuracy),
+            ("out-of-scope precision", self.oos_precision),
+            ("out-of-scope recall", self.oos_recall),
+        ] {
+            out.push_str(&format!("| {name} | {value:.3} |\n"));
+        }
+        out.push_str("\nrecall@1 by style:\n");
+        for (style, (hit, total)) in &self.recall_at_1_by_style {
+            out.push_str(&format!("  {style:<12} {hit}/{total}\n"));
+        }
+        out.push_str("\nintent confusion (expected → predicted):\n");
+        for (expected, row) in &self.confusion {
+            let cells: Vec<String> = row.iter().map(|(p, n)| format!("{p}={n}")).collect();
+            out.push_str(&format!("  {expected:<13} {}\n", cells.join(" ")));
+        }
+        out
+    }
+}

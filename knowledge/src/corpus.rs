@@ -1,0 +1,597 @@
+//! Loading and validating the whole knowledge folder.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::guide::{Department, ELicenseType, Guide, GuideKind};
+use crate::lexicon::{Lexicon, Term};
+use crate::{Error, Result};
+
+const MATERIAL_FORMS: [&str; 4] = ["原件", "复印件", "原件及复印件", "电子文件"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One problem in one file, printed as `path:line: reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Warning => "警告",
+            Severity::Error => "错误",
+        };
+        write!(f, "{}:{}: {}：{}", self.path.display(), self.line, level, self.message)
+    }
+}
+
+/// The loaded knowledge base. Guides are shared (`Arc`) because the index and the dialogue
+/// both hold them.
+#[derive(Debug, Clone, Default)]
+pub struct Corpus {
+    pub guides: Vec<Arc<Guide>>,
+    pub departments: Vec<Department>,
+    pub e_licenses: Vec<ELicenseType>,
+    pub lexicon: Lexicon,
+    by_id: HashMap<String, usize>,
+    /// Hash of every file's name and content: a changed file changes it.
+    pub fingerprint: u64,
+}
+
+/// A corpus plus what was wrong with the files that were skipped or are suspicious.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    pub corpus: Corpus,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadOutcome {
+    pub fn n_errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Ids (file stems) of the guide files that had errors and were left out.
+    pub fn failed_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error && d.path.parent().is_some_and(|p| p.ends_with("guides")))
+            .filter_map(|d| d.path.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// On a reload: a guide whose file is now broken keeps its last good version, so an
+    /// editing mistake never makes a guide disappear from service.
+    pub fn keep_last_good(&mut self, previous: &Corpus) -> Vec<String> {
+        let mut kept = Vec::new();
+        for id in self.failed_ids() {
+            if self.corpus.guide(&id).is_none()
+                && let Some(old) = previous.guide(&id)
+            {
+                self.corpus.guides.push(old.clone());
+                kept.push(id);
+            }
+        }
+        self.corpus.reindex();
+        kept
+    }
+
+    /// Strict mode: any error refuses the whole corpus.
+    pub fn into_strict(self) -> Result<Corpus> {
+        if self.n_errors() > 0 {
+            return Err(Error::Invalid(
+                self.diagnostics
+                    .into_iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect(),
+            ));
+        }
+        Ok(self.corpus)
+    }
+}
+
+/// The sample corpus shipped in this crate. Operators point `--knowledge-dir` elsewhere.
+pub fn default_data_dir() -> PathBuf {
+    let local = PathBuf::from("knowledge/data");
+    if local.join("guides").is_dir() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data"))
+}
+
+/// Fingerprint of the folder's files (names, sizes, modification times), cheap enough to poll.
+pub fn fingerprint(dir: &Path) -> Result<u64> {
+    let mut hasher = DefaultHasher::new();
+    for path in data_files(dir)? {
+        let metadata = std::fs::metadata(&path).map_err(|source| io_error(&path, source))?;
+        path.hash(&mut hasher);
+        metadata.len().hash(&mut hasher);
+        if let Ok(modified) = metadata.modified() {
+            modified.hash(&mut hasher);
+        }
+    }
+    Ok(hasher.finish())
+}
+
+fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = ["lexicon.toml", "departments.toml", "e_licenses.toml"]
+        .iter()
+        .map(|name| dir.join(name))
+        .collect();
+    let guides_dir = dir.join("guides");
+    let entries = std::fs::read_dir(&guides_dir).map_err(|source| io_error(&guides_dir, source))?;
+    let mut guides: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    guides.sort();
+    files.extend(guides);
+    Ok(files)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Corpus {
+    /// Loads the folder: `guides/*.toml`, `lexicon.toml`, `departments.toml`,
+    /// `e_licenses.toml`. Directory files must be valid (every guide depends on them); a bad
+    /// guide is left out and reported in the outcome.
+    pub fn load(dir: &Path) -> Result<LoadOutcome> {
+        let mut diagnostics = Vec::new();
+        let mut hasher = DefaultHasher::new();
+
+        let departments: Vec<Department> = load_list(&dir.join("departments.toml"), "department", &mut hasher)?;
+        let e_licenses: Vec<ELicenseType> = load_list(&dir.join("e_licenses.toml"), "type", &mut hasher)?;
+        let terms: Vec<Term> = load_list(&dir.join("lexicon.toml"), "term", &mut hasher)?;
+
+        let mut parsed: Vec<(PathBuf, String, Guide)> = Vec::new();
+        for path in data_files(dir)?.into_iter().skip(3) {
+            let source = std::fs::read(&path).map_err(|source| io_error(&path, source))?;
+            path.file_name().hash(&mut hasher);
+            source.hash(&mut hasher);
+            let text = match String::from_utf8(source) {
+                Ok(text) => text,
+                Err(err) => {
+                    let line = line_of_offset(&err.as_bytes()[..err.utf8_error().valid_up_to()]);
+                    diagnostics.push(error(&path, line, "文件不是有效的 UTF-8 编码".into()));
+                    continue;
+                }
+            };
+            match toml::from_str::<Guide>(&text) {
+                Ok(guide) => parsed.push((path, text, guide)),
+                Err(err) => {
+                    let line = err
+                        .span()
+                        .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+                        .unwrap_or(1);
+                    diagnostics.push(error(&path, line, format!("格式错误：{}", err.message())));
+                }
+            }
+        }
+
+        let department_ids: HashSet<&str> = departments.iter().map(|d| d.id.as_str()).collect();
+        let e_license_ids: HashSet<&str> = e_licenses.iter().map(|e| e.id.as_str()).collect();
+        let all_ids: HashSet<&str> = parsed.iter().map(|(_, _, g)| g.id.as_str()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut guides = Vec::new();
+        for (path, text, guide) in &parsed {
+            let mut problems = Vec::new();
+            check_guide(
+                guide,
+                path,
+                text,
+                &department_ids,
+                &e_license_ids,
+                &all_ids,
+                &mut problems,
+            );
+            if !seen.insert(guide.id.clone()) {
+                problems.push(error(
+                    path,
+                    find_line(text, "id ="),
+                    format!("id “{}” 与另一份指南重复", guide.id),
+                ));
+            }
+            let failed = problems.iter().any(|d| d.severity == Severity::Error);
+            diagnostics.extend(problems);
+            if !failed {
+                guides.push(Arc::new(guide.clone()));
+            }
+        }
+        // A bundle whose member was skipped still loads: its own text is valid.
+        let by_id = guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
+        let corpus = Corpus {
+            guides,
+            departments,
+            e_licenses,
+            lexicon: Lexicon::new(&terms),
+            by_id,
+            fingerprint: hasher.finish(),
+        };
+        Ok(LoadOutcome { corpus, diagnostics })
+    }
+
+    fn reindex(&mut self) {
+        self.by_id = self.guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
+    }
+
+    pub fn guide(&self, id: &str) -> Option<&Arc<Guide>> {
+        self.by_id.get(id).map(|&i| &self.guides[i])
+    }
+
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+
+    pub fn e_license(&self, id: &str) -> Option<&ELicenseType> {
+        self.e_licenses.iter().find(|e| e.id == id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.guides.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.guides.is_empty()
+    }
+}
+
+fn load_list<T: for<'de> Deserialize<'de>>(path: &Path, key: &str, hasher: &mut DefaultHasher) -> Result<Vec<T>> {
+    let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
+    text.hash(hasher);
+    let mut table: toml::Table = toml::from_str(&text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+            .unwrap_or(1);
+        Error::Invalid(vec![error(path, line, format!("格式错误：{}", err.message()))])
+    })?;
+    let Some(value) = table.remove(key) else {
+        return Ok(Vec::new());
+    };
+    value.try_into().map_err(|err: toml::de::Error| {
+        Error::Invalid(vec![error(
+            path,
+            1,
+            format!("[[{key}]] 条目不符合格式：{}", err.message()),
+        )])
+    })
+}
+
+fn check_guide(
+    guide: &Guide,
+    path: &Path,
+    text: &str,
+    department_ids: &HashSet<&str>,
+    e_license_ids: &HashSet<&str>,
+    all_ids: &HashSet<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if guide.id != stem {
+        out.push(error(
+            path,
+            find_line(text, "id ="),
+            format!("id “{}” 应与文件名 “{stem}” 一致", guide.id),
+        ));
+    }
+    if guide.id.is_empty()
+        || !guide
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        out.push(error(
+            path,
+            find_line(text, "id ="),
+            "id 只能由小写字母、数字和连字符组成".into(),
+        ));
+    }
+    for (key, value) in [("title =", &guide.title), ("summary =", &guide.summary)] {
+        if value.trim().is_empty() {
+            out.push(error(
+                path,
+                find_line(text, key),
+                format!("{} 不能为空", key.trim_end_matches(" =")),
+            ));
+        }
+    }
+    if !department_ids.contains(guide.department.as_str()) {
+        out.push(error(
+            path,
+            find_line(text, "department ="),
+            format!("部门 “{}” 不在 departments.toml 中", guide.department),
+        ));
+    }
+    match guide.kind {
+        GuideKind::Service if !guide.members.is_empty() => out.push(error(
+            path,
+            find_line(text, "members ="),
+            "单项服务（kind = \"service\"）不应有 members".into(),
+        )),
+        _ => {}
+    }
+    for member in &guide.members {
+        if !all_ids.contains(member.as_str()) {
+            out.push(error(
+                path,
+                find_line(text, "members ="),
+                format!("成员事项 “{member}” 不存在"),
+            ));
+        } else if member == &guide.id {
+            out.push(error(path, find_line(text, "members ="), "成员事项不能是自己".into()));
+        }
+    }
+    for related in &guide.related {
+        if !all_ids.contains(related.as_str()) {
+            out.push(warning(
+                path,
+                find_line(text, "related ="),
+                format!("相关事项 “{related}” 不存在"),
+            ));
+        }
+    }
+    if guide.time_limit.promised_days > guide.time_limit.legal_days {
+        out.push(error(
+            path,
+            find_line(text, "promised_days"),
+            format!(
+                "承诺时限 {} 个工作日超过法定时限 {} 个工作日",
+                guide.time_limit.promised_days, guide.time_limit.legal_days
+            ),
+        ));
+    }
+    for material in &guide.materials {
+        let line = find_line(text, &format!("\"{}\"", material.name));
+        if !MATERIAL_FORMS.contains(&material.form.as_str()) {
+            out.push(error(
+                path,
+                line,
+                format!(
+                    "材料 “{}” 的 form “{}” 应为 {}",
+                    material.name,
+                    material.form,
+                    MATERIAL_FORMS.join("、")
+                ),
+            ));
+        }
+        if material.count == 0 {
+            out.push(error(
+                path,
+                line,
+                format!("材料 “{}” 的份数 count 不能为 0", material.name),
+            ));
+        }
+        if let Some(e_license) = &material.e_license
+            && !e_license_ids.contains(e_license.as_str())
+        {
+            out.push(error(
+                path,
+                find_line(text, &format!("\"{e_license}\"")),
+                format!("电子证照类型 “{e_license}” 不在 e_licenses.toml 中"),
+            ));
+        }
+    }
+    if guide.faq.len() < 4 {
+        out.push(warning(
+            path,
+            find_line(text, "[[faq]]"),
+            format!("常见问题只有 {} 条，建议至少 4 条", guide.faq.len()),
+        ));
+    }
+    if guide.steps.is_empty() {
+        out.push(warning(path, 1, "没有办理流程 steps".into()));
+    }
+    if guide.channels.online.is_empty() && guide.channels.halls.is_empty() {
+        out.push(warning(
+            path,
+            find_line(text, "[channels]"),
+            "没有任何办理渠道（网上或窗口）".into(),
+        ));
+    }
+    let duplicate_aliases: BTreeSet<&String> = guide
+        .aliases
+        .iter()
+        .filter(|a| guide.aliases.iter().filter(|b| b == a).count() > 1)
+        .collect();
+    for alias in duplicate_aliases {
+        out.push(warning(
+            path,
+            find_line(text, "aliases ="),
+            format!("口语说法 “{alias}” 重复"),
+        ));
+    }
+}
+
+fn error(path: &Path, line: usize, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_path_buf(),
+        line,
+        severity: Severity::Error,
+        message,
+    }
+}
+
+fn warning(path: &Path, line: usize, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_path_buf(),
+        line,
+        severity: Severity::Warning,
+        message,
+    }
+}
+
+fn line_of_offset(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// 1-based line of the first line containing `needle`; 1 when absent.
+fn find_line(text: &str, needle: &str) -> usize {
+    text.lines().position(|line| line.contains(needle)).map_or(1, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "demo-service"
+title = "示例服务"
+summary = "一个示例。"
+aliases = ["示例"]
+audience = "个人"
+department = "dept-a"
+kind = "service"
+steps = ["提交申请"]
+related = []
+reviewed = 2026-01-02
+
+[time_limit]
+legal_days = 20
+promised_days = 5
+
+[[materials]]
+name = "居民身份证"
+form = "原件"
+count = 1
+e_license = "id_card"
+
+[[fees]]
+item = "办理费用"
+amount = "免费"
+
+[channels]
+online = [{ name = "示范办", url = "https://zwfw.shifan.example/" }]
+
+[[faq]]
+q = "一"
+a = "一"
+[[faq]]
+q = "二"
+a = "二"
+[[faq]]
+q = "三"
+a = "三"
+[[faq]]
+q = "四"
+a = "四"
+"#;
+
+    fn folder(guides: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("guides")).unwrap();
+        std::fs::write(
+            dir.path().join("departments.toml"),
+            "[[department]]\nid = \"dept-a\"\nname = \"甲局\"\nhotline = \"1\"\nhours = \"全天\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("e_licenses.toml"),
+            "[[type]]\nid = \"id_card\"\nname = \"居民身份证\"\nissuer = \"dept-a\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("lexicon.toml"),
+            "[[term]]\nofficial = \"示例服务\"\ncolloquial = [\"样例\"]\n",
+        )
+        .unwrap();
+        for (name, text) in guides {
+            std::fs::write(dir.path().join("guides").join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn valid_guide_loads_without_diagnostics() {
+        let dir = folder(&[("demo-service.toml", GOOD)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.diagnostics, vec![]);
+        assert_eq!(outcome.corpus.guide("demo-service").unwrap().title, "示例服务");
+        assert_eq!(outcome.corpus.lexicon.expansions("样例"), vec!["示例服务"]);
+    }
+
+    #[test]
+    fn syntax_error_reports_its_line_and_skips_only_that_guide() {
+        let broken = GOOD
+            .replace("kind = \"service\"", "kind = \"service")
+            .replace("demo-service", "broken");
+        let dir = folder(&[("demo-service.toml", GOOD), ("broken.toml", &broken)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.n_errors(), 1);
+        let diagnostic = &outcome.diagnostics[0];
+        assert!(diagnostic.path.ends_with("broken.toml"));
+        assert_eq!(diagnostic.line, 8, "{diagnostic}");
+        assert_eq!(outcome.corpus.len(), 1);
+        assert!(outcome.into_strict().is_err());
+    }
+
+    #[test]
+    fn unknown_department_and_e_license_are_errors_with_lines() {
+        let bad = GOOD
+            .replace("dept-a", "nowhere")
+            .replace("\"id_card\"", "\"unknown_card\"");
+        let dir = folder(&[("demo-service.toml", &bad)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        let text: Vec<String> = outcome.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(outcome.n_errors(), 2, "{text:?}");
+        assert!(text[0].contains(":7: 错误：部门 “nowhere”"), "{text:?}");
+        assert!(text[1].contains(":21: 错误：电子证照类型 “unknown_card”"), "{text:?}");
+        assert!(outcome.corpus.is_empty());
+    }
+
+    #[test]
+    fn id_must_match_file_name() {
+        let dir = folder(&[("other-name.toml", GOOD)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.n_errors(), 1);
+        assert!(outcome.diagnostics[0].message.contains("文件名"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_not_panicked() {
+        let mut bytes = GOOD.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\n# \xff\xfe\n");
+        let dir = folder(&[]);
+        std::fs::write(dir.path().join("guides/demo-service.toml"), bytes).unwrap();
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.n_errors(), 1);
+        assert!(outcome.diagnostics[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn fingerprint_changes_when_a_guide_changes() {
+        let dir = folder(&[("demo-service.toml", GOOD)]);
+        let before = Corpus::load(dir.path()).unwrap().corpus.fingerprint;
+        std::fs::write(
+            dir.path().join("guides/demo-service.toml"),
+            GOOD.replace("一个示例", "两个示例"),
+        )
+        .unwrap();
+        let after = Corpus::load(dir.path()).unwrap().corpus.fingerprint;
+        assert_ne!(before, after);
+    }
+}

@@ -1,0 +1,138 @@
+//! The sample corpus: complete, valid, and findable by its own titles.
+
+use std::path::Path;
+
+use crate::common::{engine, knowledge_dir};
+
+#[test]
+fn sample_corpus_is_valid_without_warnings() {
+    let outcome = knowledge::Corpus::load(&knowledge_dir()).unwrap();
+    let problems: Vec<String> = outcome.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(outcome.corpus.len() >= 42);
+    assert!(
+        outcome.corpus.lexicon.len() >= 100,
+        "lexicon has {} terms",
+        outcome.corpus.lexicon.len()
+    );
+}
+
+#[test]
+fn every_catalog_id_has_a_guide_with_the_catalog_title() {
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/catalog.tsv");
+    let Ok(text) = std::fs::read_to_string(&catalog) else {
+        eprintln!(
+            "skipping: {} not found (the shared catalog sits beside the repository)",
+            catalog.display()
+        );
+        return;
+    };
+    let engine = engine();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let columns: Vec<&str> = line.split('\t').collect();
+        let (id, audience, kind, name) = (columns[0], columns[1], columns[2], columns[3]);
+        let guide = engine
+            .corpus
+            .guide(id)
+            .unwrap_or_else(|| panic!("no guide for catalog id {id}"));
+        assert_eq!(guide.title, name, "{id}");
+        assert_eq!(guide.audience.label(), audience, "{id}");
+        let kind_name = serde_json::to_value(guide.kind).unwrap();
+        assert_eq!(kind_name, kind, "{id}");
+    }
+}
+
+#[test]
+fn every_title_finds_its_own_guide_first() {
+    let engine = engine();
+    for guide in &engine.corpus.guides {
+        let hits = engine.index.search(&guide.title, 3).unwrap();
+        assert_eq!(
+            hits.first().map(|h| h.id.as_str()),
+            Some(guide.id.as_str()),
+            "{}: {hits:?}",
+            guide.title
+        );
+    }
+}
+
+#[test]
+fn every_alias_finds_its_guide_in_the_top_three() {
+    let engine = engine();
+    let mut misses = Vec::new();
+    for guide in &engine.corpus.guides {
+        for alias in &guide.aliases {
+            let hits = engine.index.search(alias, 3).unwrap();
+            if !hits.iter().any(|h| h.id == guide.id) {
+                misses.push(format!(
+                    "{alias} → {:?}",
+                    hits.iter().map(|h| &h.id).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
+#[test]
+fn materials_with_an_e_license_are_marked_exempt_in_answers() {
+    let engine = engine();
+    let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), "换身份证要带什么材料").unwrap();
+    assert_eq!(reply.guides[0].id, "id-card-renewal");
+    assert!(reply.text.contains("免于提交"), "{}", reply.text);
+    assert!(reply.citations.iter().any(|c| c.section == "materials"));
+    // The materials section leads the answer when the question is about materials.
+    let materials_at = reply.text.find("所需材料").unwrap();
+    let steps_at = reply.text.find("办理流程").unwrap();
+    assert!(materials_at < steps_at, "{}", reply.text);
+}
+
+#[test]
+fn every_citation_names_a_real_section_of_a_real_guide() {
+    let engine = engine();
+    for question in [
+        "护照多少钱",
+        "公积金租房提取要多久",
+        "开饭店在哪里办",
+        "个体户网上能办吗",
+        "失业金的条件",
+    ] {
+        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), question).unwrap();
+        assert!(!reply.citations.is_empty(), "{question}: {}", reply.text);
+        for (i, citation) in reply.citations.iter().enumerate() {
+            let guide = engine.corpus.guide(&citation.guide_id).expect("cited guide exists");
+            let valid = match citation.section.strip_prefix("faq:") {
+                Some(n) => n.parse::<usize>().is_ok_and(|n| n >= 1 && n <= guide.faq.len()),
+                None => [
+                    "summary",
+                    "conditions",
+                    "materials",
+                    "steps",
+                    "time_limit",
+                    "fees",
+                    "channels",
+                    "cross_province",
+                ]
+                .contains(&citation.section.as_str()),
+            };
+            assert!(valid, "{question}: {citation:?}");
+            assert!(
+                reply.text.contains(&format!("[{}]", i + 1)),
+                "{question}: marker {} missing",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn out_of_scope_questions_are_declined_without_a_guide() {
+    let engine = engine();
+    for question in ["今天天气怎么样", "帮我写一首诗", "推荐一只股票"] {
+        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), question).unwrap();
+        assert_eq!(reply.intent, bot::Intent::OutOfScope, "{question}: {}", reply.text);
+        assert!(reply.guides.is_empty());
+        assert!(reply.text.contains("没有找到"));
+        assert!(reply.quick_replies.iter().any(|q| q.contains("人工")));
+    }
+}

@@ -1,0 +1,84 @@
+//! A changed guide file is picked up without a restart; a broken one never takes a guide
+//! out of service.
+
+use std::path::Path;
+use std::time::Duration;
+
+use api::state::KnowledgeSource;
+use axum::http::StatusCode;
+use backend::testing::TestDb;
+
+use crate::common::{get, knowledge_dir};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+async fn wait_for(app: &axum::Router, uri: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..100 {
+        let response = get(app, uri).await;
+        if check(&response.json) {
+            return response.json;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{uri} never reached the expected state");
+}
+
+#[tokio::test]
+async fn edited_guide_is_served_without_restart_and_broken_edit_keeps_last_good() {
+    let folder = tempfile::tempdir().unwrap();
+    copy_dir(&knowledge_dir(), folder.path());
+    let source = KnowledgeSource {
+        dir: folder.path().to_path_buf(),
+        strict: false,
+        index: index::IndexConfig::default(),
+    };
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let fingerprint = source.fingerprint();
+    let state = api::AppState::new(source.load().unwrap(), store.clone(), 10_000);
+    let app = api::app(state.clone());
+    let task = tokio::spawn(api::tasks::reload_knowledge(
+        state,
+        source,
+        fingerprint,
+        Duration::from_millis(50),
+    ));
+
+    let file = folder.path().join("guides/passport.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, original.replacen("summary = \"", "summary = \"【已更新】", 1)).unwrap();
+    let updated = wait_for(&app, "/api/v1/guides/passport", |g| {
+        g["summary"].as_str().is_some_and(|s| s.starts_with("【已更新】"))
+    })
+    .await;
+    assert_eq!(updated["id"], "passport");
+
+    // A syntax error in the same file: the last good version keeps serving.
+    std::fs::write(&file, original.replacen("kind = \"service\"", "kind = \"service", 1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let still = get(&app, "/api/v1/guides/passport").await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert!(still.json["summary"].as_str().unwrap().starts_with("【已更新】"));
+    let search = get(&app, "/api/v1/search?q=%E6%8A%A4%E7%85%A7").await;
+    assert_eq!(search.json["hits"][0]["id"], "passport");
+
+    // A new guide appears.
+    let extra = original
+        .replace("id = \"passport\"", "id = \"passport-copy\"")
+        .replace("普通护照申请", "游艇驾驶证申请");
+    std::fs::write(folder.path().join("guides/passport-copy.toml"), extra).unwrap();
+    wait_for(&app, "/api/v1/guides/passport-copy", |g| g["title"] == "游艇驾驶证申请").await;
+    task.abort();
+    store.close().await;
+}
