@@ -9,7 +9,7 @@ use api::config::{
     AskArgs, Cli, Command, EvalArgs, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs, ServeConfig,
 };
 use api::state::{AppState, KnowledgeSource, load_engine};
-use api::wire::{AskOutput, SearchHit, SearchResponse};
+use api::wire::{AskOutput, SearchResponse};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -129,17 +129,7 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     let hits = engine.index.search(&args.query, args.limit)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let response = SearchResponse {
-            hits: hits
-                .into_iter()
-                .map(|h| SearchHit {
-                    id: h.id,
-                    title: h.title,
-                    score: h.score,
-                    snippet: None,
-                })
-                .collect(),
-        };
+        let response = SearchResponse::new(hits, false);
         serde_json::to_writer(&mut out, &response)?;
         writeln!(out)?;
     } else {

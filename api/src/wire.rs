@@ -56,6 +56,22 @@ pub struct SearchHit {
     pub snippet: Option<String>,
 }
 
+impl SearchResponse {
+    /// The CLI's contract has exactly id, title and score; the API adds the snippet.
+    pub fn new(hits: Vec<index::Hit>, with_snippet: bool) -> SearchResponse {
+        let hits = hits
+            .into_iter()
+            .map(|h| SearchHit {
+                id: h.id,
+                title: h.title,
+                score: h.score,
+                snippet: with_snippet.then_some(h.snippet),
+            })
+            .collect();
+        SearchResponse { hits }
+    }
+}
+
 /// `banshi ask --json` output, one object per question.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AskOutput {

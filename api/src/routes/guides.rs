@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 
 use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
-use crate::wire::{SearchHit, SearchResponse};
+use crate::wire::SearchResponse;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -58,15 +58,5 @@ pub async fn search(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    Ok(Json(SearchResponse {
-        hits: hits
-            .into_iter()
-            .map(|h| SearchHit {
-                id: h.id,
-                title: h.title,
-                score: h.score,
-                snippet: Some(h.snippet),
-            })
-            .collect(),
-    }))
+    Ok(Json(SearchResponse::new(hits, true)))
 }

@@ -136,3 +136,34 @@ fn out_of_scope_questions_are_declined_without_a_guide() {
         assert!(reply.quick_replies.iter().any(|q| q.contains("人工")));
     }
 }
+
+#[test]
+fn an_ambiguous_question_is_clarified_and_the_choice_answered() {
+    let engine = engine();
+    let (state, reply) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
+    assert_eq!(reply.intent, bot::Intent::Service);
+    assert!(reply.citations.is_empty(), "a question, not an answer: {}", reply.text);
+    assert!(state.candidates.len() >= 2, "{state:?}");
+    assert!(
+        reply.quick_replies.contains(&"住房公积金个人住房贷款".to_string()),
+        "{:?}",
+        reply.quick_replies
+    );
+    let position = state
+        .candidates
+        .iter()
+        .position(|id| id == "housing-fund-loan")
+        .unwrap();
+
+    let (state, reply) = bot::respond(&engine, &state, &(position + 1).to_string()).unwrap();
+    assert_eq!(reply.guides[0].id, "housing-fund-loan", "{}", reply.text);
+    assert!(state.candidates.is_empty());
+    assert_eq!(state.last_guide.as_deref(), Some("housing-fund-loan"));
+
+    // The title itself, as a quick reply sends it, works too.
+    let (_, clarify) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
+    let (state, _) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
+    let title = clarify.quick_replies[0].clone();
+    let (_, reply) = bot::respond(&engine, &state, &title).unwrap();
+    assert_eq!(reply.guides[0].title, title);
+}
