@@ -104,6 +104,34 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "BANSHI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Secret for HS256 tokens (统一身份认证). Without one, the development provider signs
+    /// with a random secret of this process.
+    #[arg(long, env = "BANSHI_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// JWKS file with the identity provider's RS256 public keys.
+    #[arg(long, env = "BANSHI_JWKS_FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Development identity provider (demo users, POST /api/v1/dev/login): auto = on when
+    /// listening on a loopback address, off otherwise.
+    #[arg(long, env = "BANSHI_DEV_LOGIN", value_enum, default_value_t = DevLogin::Auto)]
+    pub dev_login: DevLogin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DevLogin {
+    Auto,
+    On,
+    Off,
+}
+
+impl ServeConfig {
+    pub fn dev_login_enabled(&self) -> bool {
+        match self.dev_login {
+            DevLogin::On => true,
+            DevLogin::Off => false,
+            DevLogin::Auto => self.addr.ip().is_loopback(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

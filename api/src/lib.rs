@@ -6,7 +6,9 @@
 //! and swapped in atomically: requests in flight keep the old engine, new ones get the new
 //! one, and there is never a moment without an index.
 
+pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod routes;
 pub mod state;

@@ -87,7 +87,15 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("无法监听 {}（端口可能已被占用）", config.addr))?;
-        let state = AppState::new(engine, store.clone(), config.rate_limit_per_minute);
+        let dev_login = config.dev_login_enabled();
+        let secret = config.jwt_secret.clone().or_else(|| dev_login.then(|| uuid::Uuid::new_v4().to_string()));
+        let auth = api::auth::Auth::new(secret.as_deref(), config.jwks_file.as_deref(), dev_login)?;
+        if dev_login {
+            let departments: Vec<String> = engine.corpus.departments.iter().map(|d| d.id.clone()).collect();
+            let n_users = api::demo::seed(&store, &departments).await?;
+            tracing::warn!(n_users, "development identity provider on: demo users can log in without a password");
+        }
+        let state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
         if config.reload_interval_secs > 0 {
             tokio::spawn(api::tasks::reload_knowledge(
                 state.clone(),
@@ -144,7 +152,12 @@ fn ask(args: AskArgs) -> anyhow::Result<()> {
     let engine = engine(&args.knowledge)?;
     let mut out = std::io::stdout().lock();
     let answer = |query: &str, out: &mut std::io::StdoutLock<'_>| -> anyhow::Result<()> {
-        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), query)?;
+        let (_, reply) = bot::respond(
+            &engine,
+            &bot::Context::anonymous(),
+            &bot::DialogueState::default(),
+            query,
+        )?;
         if args.json {
             serde_json::to_writer(&mut *out, &AskOutput::from(&reply))?;
             writeln!(out)?;

@@ -68,15 +68,30 @@ pub struct AppState {
     pub engine: Arc<ArcSwap<Engine>>,
     pub store: Store,
     pub limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 impl AppState {
+    /// With a development identity provider signing with a fresh random secret (tests,
+    /// local runs); use [`AppState::with_auth`] for configured identity.
     pub fn new(engine: impl Into<Arc<Engine>>, store: Store, requests_per_minute: u32) -> AppState {
+        let secret = uuid::Uuid::new_v4().to_string();
+        let auth = crate::auth::Auth::new(Some(&secret), None, true).expect("no JWKS file to read");
+        AppState::with_auth(engine, store, requests_per_minute, auth)
+    }
+
+    pub fn with_auth(
+        engine: impl Into<Arc<Engine>>,
+        store: Store,
+        requests_per_minute: u32,
+        auth: crate::auth::Auth,
+    ) -> AppState {
         let per_minute = std::num::NonZeroU32::new(requests_per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
         AppState {
             engine: Arc::new(ArcSwap::new(engine.into())),
             store,
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
+            auth: Arc::new(auth),
         }
     }
 }

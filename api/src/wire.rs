@@ -18,6 +18,10 @@ pub struct ChatResponse {
     pub reply: ReplyBody,
     /// The guides the reply is about, best first.
     pub guides: Vec<GuideRef>,
+    /// The form being filled, if any.
+    pub form: Option<FormBody>,
+    /// The application this turn submitted, if any.
+    pub application: Option<ApplicationRef>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -115,6 +119,95 @@ impl From<&bot::Reply> for AskOutput {
             guides: reply.guides.iter().map(GuideRef::from).collect(),
             answer: reply.text.clone(),
             citations: reply.citations.iter().map(CitationBody::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenBody {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationList {
+    pub applications: Vec<ApplicationBody>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationBody {
+    pub number: String,
+    pub service_id: String,
+    pub title: String,
+    /// submitted, accepted, refused, correction_requested, in_review, approved, denied, issued
+    pub state: String,
+    pub state_label: String,
+    pub next_step: String,
+    /// Promised completion date (working days from submission, reset on acceptance).
+    pub deadline: Option<String>,
+    /// Reason of a refusal or denial, or the complete 补正 list.
+    pub note: Option<String>,
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub materials: serde_json::Value,
+    /// For a “一件事” bundle: one part per member service, each with its own status.
+    #[schema(no_recursion)]
+    pub parts: Vec<ApplicationBody>,
+    pub events: Vec<EventBody>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventBody {
+    pub actor: String,
+    pub from: String,
+    pub to: String,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+/// The form in a chat reply.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FormBody {
+    pub service_id: String,
+    /// collecting, confirming, submitted, cancelled
+    pub state: String,
+    pub fields: Vec<FormFieldBody>,
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FormFieldBody {
+    pub name: String,
+    pub label: String,
+    pub value: Option<String>,
+    /// filled, prefilled, skipped, missing
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationRef {
+    pub number: String,
+    pub service_id: String,
+    pub state: String,
+}
+
+impl From<&bot::FormView> for FormBody {
+    fn from(view: &bot::FormView) -> FormBody {
+        FormBody {
+            service_id: view.service_id.clone(),
+            state: view.state.clone(),
+            fields: view
+                .fields
+                .iter()
+                .map(|f| FormFieldBody {
+                    name: f.name.clone(),
+                    label: f.label.clone(),
+                    value: f.value.clone(),
+                    status: f.status.clone(),
+                })
+                .collect(),
+            missing: view.missing.clone(),
         }
     }
 }

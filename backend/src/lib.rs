@@ -34,6 +34,13 @@ pub enum Error {
     Conflict(String),
     #[error("cannot create folder {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// The workflow does not allow this step (a caller's mistake, not a fault).
+    #[error("cannot go from {from} to {to}")]
+    InvalidTransition { from: &'static str, to: &'static str },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("unknown state {0:?} in the database")]
+    UnknownState(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -82,7 +89,7 @@ pub struct Turn<'a> {
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     kind: DbKind,
 }
 
@@ -311,4 +318,7 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+mod applications;
 pub mod testing;
+
+pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};

@@ -17,6 +17,10 @@ pub struct DialogueState {
     /// Guides offered in a clarifying question, waiting for the citizen's choice.
     pub candidates: Vec<String>,
     pub n_turns: u32,
+    /// The form being filled in this conversation.
+    pub form: Option<crate::FormState>,
+    /// A logged-in user's unfinished form from an earlier conversation, offered to resume.
+    pub paused_form: Option<crate::FormState>,
 }
 
 /// The assistant's answer to one message.
@@ -28,18 +32,109 @@ pub struct Reply {
     pub quick_replies: Vec<String>,
     /// The guides this reply is about, best first (empty when none applies).
     pub guides: Vec<GuideHit>,
+    /// The form being filled, when there is one.
+    pub form: Option<crate::FormView>,
+    /// What the caller must do to finish this turn (submit, list applications).
+    #[serde(skip)]
+    pub effect: Option<crate::Effect>,
 }
+
+impl Reply {
+    fn new(intent: Intent, text: String, quick_replies: Vec<String>) -> Reply {
+        Reply {
+            intent,
+            text,
+            citations: Vec::new(),
+            quick_replies,
+            guides: Vec::new(),
+            form: None,
+            effect: None,
+        }
+    }
+}
+
+/// Words that ask to do the thing online, not just to know about it.
+const APPLY: &[&str] = &[
+    "我要办",
+    "我要申请",
+    "帮我办",
+    "在线办理",
+    "网上申请",
+    "在线申请",
+    "申请办理",
+    "开始办理",
+    "我要在线",
+    "办理这个",
+    "现在办",
+    "立即办理",
+];
+const RESUME: &[&str] = &["继续办理", "继续填写", "继续申请", "继续"];
 
 const QUICK_HUMAN: &str = "转人工客服";
 const QUICK_TICKET: &str = "提交12345工单";
 const QUICK_REPHRASE: &str = "换个说法再问";
 
 /// Answers `message` given the conversation so far; returns the new state and the reply.
-pub fn respond(engine: &Engine, state: &DialogueState, message: &str) -> Result<(DialogueState, Reply)> {
+pub fn respond(
+    engine: &Engine,
+    context: &crate::Context<'_>,
+    state: &DialogueState,
+    message: &str,
+) -> Result<(DialogueState, Reply)> {
     let mut next = state.clone();
     next.n_turns += 1;
     let message = message.trim();
     let focus = Focus::detect(message);
+    let signals = detect_rules(message);
+
+    if signals.decided == Some(Intent::Human) {
+        return Ok((next, canned(engine, Intent::Human)));
+    }
+    if let Some(form_state) = state.form.clone() {
+        return Ok(continue_form(engine, context, next, form_state, message));
+    }
+    if let Some(paused) = state.paused_form.clone()
+        && (RESUME.iter().any(|w| message.starts_with(w)) || message == "继续")
+    {
+        next.paused_form = None;
+        return Ok(match engine.corpus.form(&paused.service_id) {
+            Some(form) => {
+                let title = engine
+                    .corpus
+                    .guide(&paused.service_id)
+                    .map_or(paused.service_id.clone(), |g| g.title.clone());
+                let outcome = crate::forms::next_question(&form, paused, &title, context);
+                let mut outcome_text = format!("欢迎回来，继续办理《{title}》。");
+                outcome_text.push_str(&outcome.text);
+                finish_form(
+                    next,
+                    &form,
+                    crate::forms::Outcome {
+                        text: outcome_text,
+                        ..outcome
+                    },
+                )
+            }
+            None => (next, fallback(engine, Intent::OutOfScope, message)),
+        });
+    }
+    if signals.decided == Some(Intent::Status) && context.user.is_some() {
+        let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
+        reply.effect = Some(crate::Effect::ListApplications);
+        return Ok((next, reply));
+    }
+    let applying = APPLY.iter().any(|w| message.contains(w));
+    if applying
+        && let Some(last) = state.last_guide.clone()
+        && strip_words(message, APPLY)
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .count()
+            <= 2
+        && let Some(form) = engine.corpus.form(&last)
+    {
+        return Ok(start_form(engine, context, next, &form));
+    }
 
     if !state.candidates.is_empty()
         && let Some(id) = pick_candidate(engine, &state.candidates, message)
@@ -49,7 +144,6 @@ pub fn respond(engine: &Engine, state: &DialogueState, message: &str) -> Result<
     }
     next.candidates.clear();
 
-    let signals = detect_rules(message);
     if let Some(intent) = signals.decided {
         return Ok((next, canned(engine, intent)));
     }
@@ -95,6 +189,10 @@ pub fn respond(engine: &Engine, state: &DialogueState, message: &str) -> Result<
         .collect();
     if top_confidence >= thresholds.answer && close.len() == 1 {
         let id = top.id.clone();
+        if applying && let Some(form) = engine.corpus.form(&id) {
+            next.last_guide = Some(id);
+            return Ok(start_form(engine, context, next, &form));
+        }
         let (next, mut reply) = answer_guide(engine, next, &id, focus, message);
         reply.guides = hits.iter().map(guide_hit).collect();
         return Ok((next, reply));
@@ -115,13 +213,8 @@ pub fn respond(engine: &Engine, state: &DialogueState, message: &str) -> Result<
     }
     let mut quick_replies: Vec<String> = options.iter().map(|h| h.title.clone()).collect();
     quick_replies.push(QUICK_REPHRASE.to_string());
-    let reply = Reply {
-        intent: Intent::Service,
-        text,
-        citations: Vec::new(),
-        quick_replies,
-        guides: hits.iter().map(guide_hit).collect(),
-    };
+    let mut reply = Reply::new(Intent::Service, text, quick_replies);
+    reply.guides = hits.iter().map(guide_hit).collect();
     Ok((next, reply))
 }
 
@@ -183,17 +276,27 @@ fn answer_guide(
             .map(|g| g.title.clone()),
     );
     quick_replies.push(QUICK_HUMAN.to_string());
-    let reply = Reply {
-        intent: Intent::Service,
-        text,
-        citations,
-        quick_replies,
-        guides: vec![GuideHit {
-            id: guide.id.clone(),
-            title: guide.title.clone(),
-            score: 0.0,
-        }],
-    };
+    if engine.corpus.form(&guide.id).is_some() {
+        quick_replies.insert(0, "在线办理".to_string());
+    }
+    let mut text = text;
+    if let Some(paused) = &next.paused_form {
+        let title = engine
+            .corpus
+            .guide(&paused.service_id)
+            .map_or(paused.service_id.as_str(), |g| g.title.as_str());
+        text.push_str(&format!(
+            "\n\n您有一份未完成的《{title}》申请，回复“继续办理”可接着填写。"
+        ));
+        quick_replies.insert(0, "继续办理".to_string());
+    }
+    let mut reply = Reply::new(Intent::Service, text, quick_replies);
+    reply.citations = citations;
+    reply.guides = vec![GuideHit {
+        id: guide.id.clone(),
+        title: guide.title.clone(),
+        score: 0.0,
+    }];
     (next, reply)
 }
 
@@ -233,17 +336,15 @@ fn fallback(engine: &Engine, intent: Intent, message: &str) -> Reply {
         "抱歉，没有找到与“{shown}”相关的办事指南，我不想给您不准确的信息。您可以：\n1. 换个说法再问一次（例如说出要办的证件或事项名称）；\n2. 转人工客服；\n3. 拨打 {} 热线（7×24 小时）或提交12345工单。",
         hotline(engine)
     );
-    Reply {
+    Reply::new(
         intent,
         text,
-        citations: Vec::new(),
-        quick_replies: vec![
+        vec![
             QUICK_REPHRASE.to_string(),
             QUICK_HUMAN.to_string(),
             QUICK_TICKET.to_string(),
         ],
-        guides: Vec::new(),
-    }
+    )
 }
 
 /// Replies for the intents that do not need a guide.
@@ -272,11 +373,65 @@ fn canned(engine: &Engine, intent: Intent) -> Reply {
         ),
         Intent::Service | Intent::OutOfScope => return fallback(engine, Intent::OutOfScope, ""),
     };
-    Reply {
-        intent,
-        text,
-        citations: Vec::new(),
-        quick_replies: quick_replies.into_iter().map(str::to_string).collect(),
-        guides: Vec::new(),
-    }
+    Reply::new(intent, text, quick_replies.into_iter().map(str::to_string).collect())
+}
+
+fn strip_words(text: &str, words: &[&str]) -> String {
+    words.iter().fold(text.to_string(), |rest, w| rest.replace(w, ""))
+}
+
+fn start_form(
+    engine: &Engine,
+    context: &crate::Context<'_>,
+    mut next: DialogueState,
+    form: &knowledge::Form,
+) -> (DialogueState, Reply) {
+    next.paused_form = None;
+    let state = crate::forms::start(form, context, next.n_turns);
+    let outcome = crate::forms::opening(&engine.corpus, form, state, context);
+    finish_form(next, form, outcome)
+}
+
+fn continue_form(
+    engine: &Engine,
+    context: &crate::Context<'_>,
+    next: DialogueState,
+    form_state: crate::FormState,
+    message: &str,
+) -> (DialogueState, Reply) {
+    let Some(form) = engine.corpus.form(&form_state.service_id) else {
+        // The form was removed in a reload: drop it honestly.
+        let mut next = next;
+        next.form = None;
+        let reply = Reply::new(
+            Intent::Service,
+            "该事项暂不支持在线办理，请到窗口办理或转人工咨询。".into(),
+            vec![QUICK_HUMAN.into()],
+        );
+        return (next, reply);
+    };
+    let outcome = crate::forms::turn(&engine.corpus, &form, form_state, context, message);
+    finish_form(next, &form, outcome)
+}
+
+fn finish_form(
+    mut next: DialogueState,
+    form: &knowledge::Form,
+    outcome: crate::forms::Outcome,
+) -> (DialogueState, Reply) {
+    let view_state = outcome.form.clone();
+    next.form = outcome.form;
+    let mut reply = Reply::new(Intent::Service, outcome.text, outcome.quick_replies);
+    reply.effect = outcome.effect;
+    reply.form = match (&view_state, &next.form) {
+        (Some(state), _) => Some(crate::forms::view(form, state, outcome.ended)),
+        (None, _) => Some(crate::FormView {
+            service_id: form.service_id.clone(),
+            state: outcome.ended.unwrap_or("cancelled").to_string(),
+            fields: Vec::new(),
+            missing: Vec::new(),
+        }),
+    };
+    next.last_guide = Some(form.service_id.clone());
+    (next, reply)
 }

@@ -8,6 +8,7 @@
 
 mod compose;
 mod dialogue;
+pub mod forms;
 mod intent;
 
 use std::sync::Arc;
@@ -16,7 +17,36 @@ use knowledge::Corpus;
 
 pub use compose::Focus;
 pub use dialogue::{DialogueState, Reply, respond};
+pub use forms::{Effect, FormState, FormView, MaterialSource, Submission};
 pub use intent::{Intent, Signals, detect_rules};
+
+/// Who is talking, as far as the dialogue needs to know: a logged-in citizen's or company's
+/// id, name and e-licences (for prefilling forms), or nobody (anonymous).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub user: Option<&'a UserContext>,
+}
+
+impl Context<'_> {
+    pub fn anonymous() -> Context<'static> {
+        Context { user: None }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserContext {
+    pub id: String,
+    pub name: String,
+    pub e_licenses: Vec<HeldLicense>,
+}
+
+/// An e-licence the user holds, with its structured fields (`name`, `number` …).
+#[derive(Debug, Clone, Default)]
+pub struct HeldLicense {
+    pub kind: String,
+    pub number: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

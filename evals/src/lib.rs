@@ -97,7 +97,12 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
     let (mut r1, mut r3, mut mrr, mut rr1, mut rr3, mut correct_intent) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
     let (mut oos_tp, mut oos_fp, mut oos_fn) = (0usize, 0usize, 0usize);
     for case in cases {
-        let (_, reply) = bot::respond(engine, &DialogueState::default(), &case.query)?;
+        let (_, reply) = bot::respond(
+            engine,
+            &bot::Context::anonymous(),
+            &DialogueState::default(),
+            &case.query,
+        )?;
         let got: Vec<String> = reply.guides.iter().map(|g| g.id.clone()).collect();
         *report
             .confusion

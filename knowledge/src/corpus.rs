@@ -48,6 +48,10 @@ pub struct Corpus {
     pub e_licenses: Vec<ELicenseType>,
     pub lexicon: Lexicon,
     by_id: HashMap<String, usize>,
+    /// Application forms by service id (`forms/*.toml`).
+    forms: crate::forms::Forms,
+    /// Working days (`calendar.toml`).
+    pub calendar: crate::Calendar,
     /// Hash of every file's name and content: a changed file changes it.
     pub fingerprint: u64,
 }
@@ -122,7 +126,7 @@ pub fn default_data_dir() -> PathBuf {
 /// Fingerprint of the folder's files (names, sizes, modification times), cheap enough to poll.
 pub fn fingerprint(dir: &Path) -> Result<u64> {
     let mut hasher = DefaultHasher::new();
-    for path in data_files(dir)? {
+    for path in data_files(dir)?.into_iter().chain(optional_files(dir)) {
         let metadata = std::fs::metadata(&path).map_err(|source| io_error(&path, source))?;
         path.hash(&mut hasher);
         metadata.len().hash(&mut hasher);
@@ -147,6 +151,24 @@ fn data_files(dir: &Path) -> Result<Vec<PathBuf>> {
     guides.sort();
     files.extend(guides);
     Ok(files)
+}
+
+/// `forms/*.toml` and `calendar.toml`, which are optional.
+fn optional_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("forms"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let calendar = dir.join("calendar.toml");
+    if calendar.is_file() {
+        files.push(calendar);
+    }
+    files
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {
@@ -222,6 +244,8 @@ impl Corpus {
                 guides.push(Arc::new(guide.clone()));
             }
         }
+        let calendar = load_calendar(dir, &mut hasher, &mut diagnostics);
+        let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
         // A bundle whose member was skipped still loads: its own text is valid.
         let by_id = guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
         let corpus = Corpus {
@@ -230,6 +254,8 @@ impl Corpus {
             e_licenses,
             lexicon: Lexicon::new(&terms),
             by_id,
+            forms,
+            calendar,
             fingerprint: hasher.finish(),
         };
         Ok(LoadOutcome { corpus, diagnostics })
@@ -241,6 +267,29 @@ impl Corpus {
 
     pub fn guide(&self, id: &str) -> Option<&Arc<Guide>> {
         self.by_id.get(id).map(|&i| &self.guides[i])
+    }
+
+    /// The application form of a service: its own, or for a bundle without one, the union
+    /// of its members' forms (each field once).
+    pub fn form(&self, service_id: &str) -> Option<crate::Form> {
+        if let Some(form) = self.forms.get(service_id) {
+            return Some(form.clone());
+        }
+        let guide = self.guide(service_id)?;
+        let members: Vec<&crate::Form> = guide.members.iter().filter_map(|m| self.forms.get(m)).collect();
+        (!members.is_empty()).then(|| crate::forms::merge(service_id, &members))
+    }
+
+    /// Ids of the services that have a form (own or merged), sorted.
+    pub fn services_with_forms(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .guides
+            .iter()
+            .filter(|g| self.form(&g.id).is_some())
+            .map(|g| g.id.clone())
+            .collect();
+        ids.sort();
+        ids
     }
 
     pub fn department(&self, id: &str) -> Option<&Department> {
@@ -280,6 +329,81 @@ fn load_list<T: for<'de> Deserialize<'de>>(path: &Path, key: &str, hasher: &mut 
             format!("[[{key}]] 条目不符合格式：{}", err.message()),
         )])
     })
+}
+
+fn load_calendar(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic>) -> crate::Calendar {
+    let path = dir.join("calendar.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return crate::Calendar::default();
+    };
+    text.hash(hasher);
+    toml::from_str(&text).unwrap_or_else(|err: toml::de::Error| {
+        let line = err
+            .span()
+            .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+            .unwrap_or(1);
+        out.push(error(&path, line, format!("格式错误：{}", err.message())));
+        crate::Calendar::default()
+    })
+}
+
+fn load_forms(
+    dir: &Path,
+    guide_ids: &HashSet<&str>,
+    e_license_ids: &HashSet<&str>,
+    hasher: &mut DefaultHasher,
+    out: &mut Vec<Diagnostic>,
+) -> crate::forms::Forms {
+    let mut forms = crate::forms::Forms::new();
+    for path in optional_files(dir)
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("forms")))
+    {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            out.push(error(&path, 1, "无法读取文件（需要 UTF-8 编码）".into()));
+            continue;
+        };
+        path.file_name().hash(hasher);
+        text.hash(hasher);
+        let form: crate::Form = match toml::from_str(&text) {
+            Ok(form) => form,
+            Err(err) => {
+                let line = err
+                    .span()
+                    .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+                    .unwrap_or(1);
+                out.push(error(&path, line, format!("格式错误：{}", err.message())));
+                continue;
+            }
+        };
+        let mut failed = false;
+        if !guide_ids.contains(form.service_id.as_str()) {
+            out.push(error(
+                &path,
+                find_line(&text, "service_id"),
+                format!("事项 “{}” 不存在", form.service_id),
+            ));
+            failed = true;
+        }
+        let mut names = HashSet::new();
+        for field in &form.fields {
+            let line = find_line(&text, &format!("\"{}\"", field.name));
+            if !names.insert(field.name.as_str()) {
+                out.push(error(&path, line, format!("字段 “{}” 重复", field.name)));
+                failed = true;
+            }
+            if let Some((kind, _)) = field.prefill_source()
+                && !e_license_ids.contains(kind)
+            {
+                out.push(error(&path, line, format!("预填来源 “{kind}” 不是已知的电子证照类型")));
+                failed = true;
+            }
+        }
+        if !failed {
+            forms.insert(form.service_id.clone(), form);
+        }
+    }
+    forms
 }
 
 fn check_guide(

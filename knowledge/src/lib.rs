@@ -7,11 +7,16 @@
 //! bad input; it returns every problem it found, and the caller decides whether to skip the
 //! bad guides (the default for the server) or refuse to start (strict mode).
 
+mod calendar;
 mod corpus;
+pub mod forms;
 mod guide;
 mod lexicon;
+pub mod validators;
 
+pub use calendar::Calendar;
 pub use corpus::{Corpus, Diagnostic, LoadOutcome, Severity, default_data_dir, fingerprint};
+pub use forms::{Field, Form};
 pub use guide::{
     Audience, Channels, Department, ELicenseType, Faq, Fee, Guide, GuideKind, Hall, Material, OnlineEntry, TimeLimit,
 };

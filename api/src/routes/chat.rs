@@ -1,12 +1,18 @@
-//! `POST /api/v1/chat`: one turn of a conversation, persisted before it is answered.
+//! `POST /api/v1/chat`: one turn of a conversation, persisted before it is answered. The
+//! dialogue is pure; this handler supplies who is talking (and their e-licences), carries out
+//! what the turn asks for (submitting an application, listing applications), and keeps a
+//! logged-in user's unfinished form as a draft across conversations.
+
+use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 
+use crate::auth::{MaybeUser, User};
 use crate::error::{ApiError, ApiResult, AppJson, Code};
 use crate::state::AppState;
-use crate::wire::{ChatRequest, ChatResponse, CitationBody, GuideRef, ReplyBody};
+use crate::wire::{ApplicationRef, ChatRequest, ChatResponse, CitationBody, FormBody, GuideRef, ReplyBody};
 
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -19,17 +25,37 @@ fn valid_session_id(id: &str) -> bool {
     (8..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// Send a message; get the assistant's reply with citations.
-#[utoipa::path(post, path = "/api/v1/chat", request_body = ChatRequest,
+/// The logged-in user's identity and e-licences, as the dialogue needs them.
+async fn user_context(state: &AppState, user: &User) -> ApiResult<bot::UserContext> {
+    let licenses = state.store.e_licenses(&user.id).await.map_err(ApiError::internal)?;
+    let e_licenses = licenses
+        .into_iter()
+        .map(|license| bot::HeldLicense {
+            kind: license.kind,
+            number: license.number,
+            fields: serde_json::from_str::<BTreeMap<String, String>>(&license.fields).unwrap_or_default(),
+        })
+        .collect();
+    Ok(bot::UserContext {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        e_licenses,
+    })
+}
+
+/// Send a message; get the assistant's reply with citations (and the form, when filling one).
+#[utoipa::path(post, path = "/api/v1/chat", request_body = ChatRequest, security((), ("bearer" = [])),
     responses(
         (status = 200, body = ChatResponse),
         (status = 400, body = crate::error::ErrorBody, description = "malformed JSON or session id"),
+        (status = 401, body = crate::error::ErrorBody, description = "invalid token"),
         (status = 413, body = crate::error::ErrorBody, description = "body over 64 KiB"),
         (status = 422, body = crate::error::ErrorBody, description = "empty or over-long message"),
         (status = 429, body = crate::error::ErrorBody),
     ))]
 pub async fn chat(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     AppJson(request): AppJson<ChatRequest>,
 ) -> ApiResult<Json<ChatResponse>> {
     let message = request.message.trim().to_string();
@@ -55,23 +81,71 @@ pub async fn chat(
         }
         None => uuid::Uuid::new_v4().to_string(),
     };
+    let context_user = match &user {
+        Some(user) => Some(user_context(&state, user).await?),
+        None => None,
+    };
     // Another replica may save the same session between our read and write: reread and
     // answer again, a bounded number of times.
     for _ in 0..3 {
         let stored = state.store.session(&session_id).await.map_err(ApiError::internal)?;
-        let (version, dialogue) = match &stored {
+        if let (Some(session), Some(user)) = (&stored, &user)
+            && session.user_id.as_deref().is_some_and(|owner| owner != user.id)
+        {
+            return Err(ApiError::new(
+                Code::InvalidSessionId,
+                "该会话属于其他用户，请重新开始对话。",
+            ));
+        }
+        if let (Some(session), None) = (&stored, &user)
+            && session.user_id.is_some()
+        {
+            return Err(ApiError::new(Code::Unauthorized, "该会话需要登录后继续，请先登录。"));
+        }
+        let (version, mut dialogue) = match &stored {
             Some(session) => (
                 Some(session.version),
-                serde_json::from_str(&session.state).unwrap_or_default(),
+                serde_json::from_str::<bot::DialogueState>(&session.state).unwrap_or_default(),
             ),
             None => (None, bot::DialogueState::default()),
         };
+        // A new conversation of a logged-in user offers to resume an unfinished form.
+        if stored.is_none()
+            && let Some(user) = &user
+            && let Some((_, draft)) = state.store.latest_draft(&user.id).await.map_err(ApiError::internal)?
+        {
+            dialogue.paused_form = serde_json::from_str(&draft).ok();
+        }
         let engine = state.engine.load_full();
         let text = message.clone();
-        let (next, reply) = tokio::task::spawn_blocking(move || bot::respond(&engine, &dialogue, &text))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+        let blocking_user = context_user.clone();
+        let (mut next, mut reply) = tokio::task::spawn_blocking(move || {
+            let context = bot::Context {
+                user: blocking_user.as_ref(),
+            };
+            bot::respond(&engine, &context, &dialogue, &text)
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+
+        let application = match reply.effect.take() {
+            Some(bot::Effect::Submit(submission)) => match &user {
+                Some(user) => Some(submit(&state, user, &submission, &mut reply).await?),
+                None => None,
+            },
+            Some(bot::Effect::ListApplications) => {
+                if let Some(user) = &user {
+                    reply.text = list_text(&state, user).await?;
+                    reply.quick_replies = vec!["转人工客服".into()];
+                }
+                None
+            }
+            None => None,
+        };
+        if let Some(user) = &user {
+            keep_draft(&state, user, &mut next, &reply).await?;
+        }
         let response = ChatResponse {
             session_id: session_id.clone(),
             intent: reply.intent.as_str().to_string(),
@@ -81,12 +155,14 @@ pub async fn chat(
                 quick_replies: reply.quick_replies.clone(),
             },
             guides: reply.guides.iter().map(GuideRef::from).collect(),
+            form: reply.form.as_ref().map(FormBody::from),
+            application,
         };
         let state_json = serde_json::to_string(&next).map_err(ApiError::internal)?;
         let payload = serde_json::to_string(&response.reply).map_err(ApiError::internal)?;
         let turn = backend::Turn {
             session_id: &session_id,
-            user_id: None,
+            user_id: user.as_ref().map(|u| u.id.as_str()),
             expected_version: version,
             state: &state_json,
             user_text: &message,
@@ -107,4 +183,145 @@ pub async fn chat(
         Code::Unavailable,
         "该会话正在另一处同时使用，请稍后重试。",
     ))
+}
+
+/// Creates the application (idempotent by the form's key) and words the reply.
+async fn submit(
+    state: &AppState,
+    user: &User,
+    submission: &bot::Submission,
+    reply: &mut bot::Reply,
+) -> ApiResult<ApplicationRef> {
+    let (deadline, parts) = {
+        let engine = state.engine.load();
+        let today = chrono::Local::now().date_naive();
+        let deadline_of = |id: &str| {
+            engine.corpus.guide(id).map(|g| {
+                engine
+                    .corpus
+                    .calendar
+                    .add_working_days(today, g.time_limit.promised_days)
+            })
+        };
+        let parts: Vec<(String, Option<String>)> = submission
+            .parts
+            .iter()
+            .map(|id| (id.clone(), deadline_of(id).map(|d| d.to_string())))
+            .collect();
+        let own = deadline_of(&submission.service_id);
+        let latest_part = submission.parts.iter().filter_map(|id| deadline_of(id)).max();
+        let deadline = own.into_iter().chain(latest_part).max().map(|d| d.to_string());
+        (deadline, parts)
+    };
+    let new = backend::NewApplication {
+        service_id: submission.service_id.clone(),
+        applicant_id: user.id.clone(),
+        fields: serde_json::to_string(&submission.fields).map_err(ApiError::internal)?,
+        materials: serde_json::to_string(&submission.materials).map_err(ApiError::internal)?,
+        deadline,
+        idempotency_key: submission.idempotency_key.clone(),
+        parts,
+    };
+    let (application, created) = state.store.submit_application(&new).await.map_err(ApiError::internal)?;
+    state
+        .store
+        .delete_draft(&user.id, &submission.service_id)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(number = %application.number, service = %application.service_id, created, "application submitted");
+    let title = state
+        .engine
+        .load()
+        .corpus
+        .guide(&application.service_id)
+        .map_or(application.service_id.clone(), |g| g.title.clone());
+    let n_parts = submission.parts.len();
+    let parts_note = if n_parts > 0 {
+        format!("，含 {n_parts} 个联办事项，每项单独显示进度")
+    } else {
+        String::new()
+    };
+    reply.text = format!(
+        "已提交《{title}》的申请{parts_note}。\n办件编号：{}\n当前状态：{}\n承诺办结日期：{}（按工作日计算）\n可随时问我“我的申请到哪一步了”查看进度。",
+        application.number,
+        application.state.label(),
+        application.deadline.as_deref().unwrap_or("以受理通知为准"),
+    );
+    reply.quick_replies = vec!["我的申请到哪一步了".into()];
+    Ok(ApplicationRef {
+        number: application.number,
+        service_id: application.service_id,
+        state: application.state.as_str().into(),
+    })
+}
+
+/// “我的申请到哪一步了”: the user's applications with state, next step and deadline.
+async fn list_text(state: &AppState, user: &User) -> ApiResult<String> {
+    let applications = state
+        .store
+        .applications_of(&user.id)
+        .await
+        .map_err(ApiError::internal)?;
+    if applications.is_empty() {
+        return Ok("您还没有在线提交过申请。需要办理什么事项，直接告诉我即可。".into());
+    }
+    let engine = state.engine.load();
+    let mut lines = vec![format!("您共有 {} 件申请：", applications.len())];
+    for application in applications.iter().take(10) {
+        let title = engine
+            .corpus
+            .guide(&application.service_id)
+            .map_or(application.service_id.as_str(), |g| g.title.as_str());
+        lines.push(format!(
+            "· {}《{}》：{}；下一步：{}{}",
+            application.number,
+            title,
+            application.state.label(),
+            application.state.next_step(),
+            application
+                .deadline
+                .as_ref()
+                .map(|d| format!("；承诺办结日期 {d}"))
+                .unwrap_or_default()
+        ));
+        for part in state
+            .store
+            .application_parts(&application.number)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            let part_title = engine
+                .corpus
+                .guide(&part.service_id)
+                .map_or(part.service_id.as_str(), |g| g.title.as_str());
+            lines.push(format!("    - {}：{}", part_title, part.state.label()));
+        }
+        if let Some(note) = &application.note {
+            lines.push(format!("    说明：{note}"));
+        }
+    }
+    Ok(lines.join("\n"))
+}
+
+/// Keeps a logged-in user's unfinished form as a draft (and forgets it once it ends).
+async fn keep_draft(state: &AppState, user: &User, next: &mut bot::DialogueState, reply: &bot::Reply) -> ApiResult<()> {
+    match (&next.form, &reply.form) {
+        (Some(form), _) => {
+            let json = serde_json::to_string(form).map_err(ApiError::internal)?;
+            state
+                .store
+                .save_draft(&user.id, &form.service_id, &json)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        (None, Some(view)) if view.state == "cancelled" || view.state == "submitted" => {
+            state
+                .store
+                .delete_draft(&user.id, &view.service_id)
+                .await
+                .map_err(ApiError::internal)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }

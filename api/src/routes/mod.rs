@@ -1,6 +1,7 @@
 //! The router: each feature module exports its routes; `app` assembles them with the
 //! layers every request goes through (body limit, rate limit, tracing).
 
+mod applications;
 mod chat;
 mod guides;
 mod health;
@@ -25,6 +26,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(chat::router())
+        .merge(applications::router())
         .merge(guides::router())
         .merge(openapi::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));

@@ -25,8 +25,10 @@ pub fn engine() -> Arc<bot::Engine> {
         .clone()
 }
 
+/// The app's state with a fixed signing secret, so tokens survive a simulated restart.
 pub fn state(store: backend::Store) -> AppState {
-    AppState::new(engine(), store, 10_000)
+    let auth = api::auth::Auth::new(Some("e2e-secret"), None, true).expect("auth");
+    AppState::with_auth(engine(), store, 10_000, auth)
 }
 
 pub struct Response {

@@ -77,7 +77,13 @@ fn every_alias_finds_its_guide_in_the_top_three() {
 #[test]
 fn materials_with_an_e_license_are_marked_exempt_in_answers() {
     let engine = engine();
-    let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), "换身份证要带什么材料").unwrap();
+    let (_, reply) = bot::respond(
+        &engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        "换身份证要带什么材料",
+    )
+    .unwrap();
     assert_eq!(reply.guides[0].id, "id-card-renewal");
     assert!(reply.text.contains("免于提交"), "{}", reply.text);
     assert!(reply.citations.iter().any(|c| c.section == "materials"));
@@ -97,7 +103,13 @@ fn every_citation_names_a_real_section_of_a_real_guide() {
         "个体户网上能办吗",
         "失业金的条件",
     ] {
-        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), question).unwrap();
+        let (_, reply) = bot::respond(
+            &engine,
+            &bot::Context::anonymous(),
+            &bot::DialogueState::default(),
+            question,
+        )
+        .unwrap();
         assert!(!reply.citations.is_empty(), "{question}: {}", reply.text);
         for (i, citation) in reply.citations.iter().enumerate() {
             let guide = engine.corpus.guide(&citation.guide_id).expect("cited guide exists");
@@ -129,7 +141,13 @@ fn every_citation_names_a_real_section_of_a_real_guide() {
 fn out_of_scope_questions_are_declined_without_a_guide() {
     let engine = engine();
     for question in ["今天天气怎么样", "帮我写一首诗", "推荐一只股票"] {
-        let (_, reply) = bot::respond(&engine, &bot::DialogueState::default(), question).unwrap();
+        let (_, reply) = bot::respond(
+            &engine,
+            &bot::Context::anonymous(),
+            &bot::DialogueState::default(),
+            question,
+        )
+        .unwrap();
         assert_eq!(reply.intent, bot::Intent::OutOfScope, "{question}: {}", reply.text);
         assert!(reply.guides.is_empty());
         assert!(reply.text.contains("没有找到"));
@@ -140,7 +158,13 @@ fn out_of_scope_questions_are_declined_without_a_guide() {
 #[test]
 fn an_ambiguous_question_is_clarified_and_the_choice_answered() {
     let engine = engine();
-    let (state, reply) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
+    let (state, reply) = bot::respond(
+        &engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        "公积金",
+    )
+    .unwrap();
     assert_eq!(reply.intent, bot::Intent::Service);
     assert!(reply.citations.is_empty(), "a question, not an answer: {}", reply.text);
     assert!(state.candidates.len() >= 2, "{state:?}");
@@ -155,15 +179,28 @@ fn an_ambiguous_question_is_clarified_and_the_choice_answered() {
         .position(|id| id == "housing-fund-loan")
         .unwrap();
 
-    let (state, reply) = bot::respond(&engine, &state, &(position + 1).to_string()).unwrap();
+    let (state, reply) =
+        bot::respond(&engine, &bot::Context::anonymous(), &state, &(position + 1).to_string()).unwrap();
     assert_eq!(reply.guides[0].id, "housing-fund-loan", "{}", reply.text);
     assert!(state.candidates.is_empty());
     assert_eq!(state.last_guide.as_deref(), Some("housing-fund-loan"));
 
     // The title itself, as a quick reply sends it, works too.
-    let (_, clarify) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
-    let (state, _) = bot::respond(&engine, &bot::DialogueState::default(), "公积金").unwrap();
+    let (_, clarify) = bot::respond(
+        &engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        "公积金",
+    )
+    .unwrap();
+    let (state, _) = bot::respond(
+        &engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        "公积金",
+    )
+    .unwrap();
     let title = clarify.quick_replies[0].clone();
-    let (_, reply) = bot::respond(&engine, &state, &title).unwrap();
+    let (_, reply) = bot::respond(&engine, &bot::Context::anonymous(), &state, &title).unwrap();
     assert_eq!(reply.guides[0].title, title);
 }

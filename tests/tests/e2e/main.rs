@@ -4,4 +4,5 @@
 mod api;
 mod common;
 mod corpus;
+mod forms;
 mod reload;

@@ -1,0 +1,176 @@
+//! 统一身份认证: bearer tokens verified with HS256 (a configured secret) or RS256 (keys from a
+//! JWKS file, as provincial identity providers publish them). A development identity
+//! provider issues tokens for the seeded demo users when enabled.
+
+use std::path::Path;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, Code};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Citizen,
+    Company,
+    Agent,
+    DeptStaff,
+    Admin,
+}
+
+/// The token's claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// For `dept_staff`: the department id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    pub exp: u64,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub department: Option<String>,
+}
+
+impl User {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Verifies tokens; issues them too when the development provider is on.
+pub struct Auth {
+    hs256: Option<(EncodingKey, DecodingKey)>,
+    rs256: Vec<(Option<String>, DecodingKey)>,
+    pub dev_login: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    #[error("cannot read JWKS file {path}: {message}")]
+    Jwks { path: String, message: String },
+}
+
+impl Auth {
+    pub fn new(secret: Option<&str>, jwks_file: Option<&Path>, dev_login: bool) -> Result<Auth, AuthConfigError> {
+        let hs256 = secret.map(|s| {
+            (
+                EncodingKey::from_secret(s.as_bytes()),
+                DecodingKey::from_secret(s.as_bytes()),
+            )
+        });
+        let mut rs256 = Vec::new();
+        if let Some(path) = jwks_file {
+            let error = |message: String| AuthConfigError::Jwks {
+                path: path.display().to_string(),
+                message,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+            let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).map_err(|e| error(e.to_string()))?;
+            for jwk in &set.keys {
+                let key = DecodingKey::from_jwk(jwk).map_err(|e| error(e.to_string()))?;
+                rs256.push((jwk.common.key_id.clone(), key));
+            }
+        }
+        Ok(Auth {
+            hs256,
+            rs256,
+            dev_login,
+        })
+    }
+
+    /// Verifies a bearer token.
+    pub fn verify(&self, token: &str) -> Result<User, ApiError> {
+        let invalid = || ApiError::new(Code::Unauthorized, "登录已失效或身份凭证无效，请重新登录。");
+        let header = decode_header(token).map_err(|_| invalid())?;
+        let claims = match header.alg {
+            Algorithm::HS256 => {
+                let (_, key) = self.hs256.as_ref().ok_or_else(invalid)?;
+                decode::<Claims>(token, key, &Validation::new(Algorithm::HS256))
+                    .map_err(|_| invalid())?
+                    .claims
+            }
+            Algorithm::RS256 => {
+                let key = self
+                    .rs256
+                    .iter()
+                    .find(|(kid, _)| header.kid.is_none() || kid == &header.kid)
+                    .map(|(_, key)| key)
+                    .ok_or_else(invalid)?;
+                decode::<Claims>(token, key, &Validation::new(Algorithm::RS256))
+                    .map_err(|_| invalid())?
+                    .claims
+            }
+            _ => return Err(invalid()),
+        };
+        Ok(User {
+            id: claims.sub,
+            name: claims.name,
+            roles: claims.roles,
+            department: claims.department,
+        })
+    }
+
+    /// Issues an HS256 token (the development provider).
+    pub fn issue(&self, claims: &Claims) -> Option<String> {
+        let (key, _) = self.hs256.as_ref()?;
+        encode(&Header::new(Algorithm::HS256), claims, key).ok()
+    }
+}
+
+/// The caller, if a valid token was sent; a present but invalid token is an error.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MaybeUser, ApiError> {
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(MaybeUser(None));
+        };
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::Unauthorized,
+                    "身份凭证格式不正确，应为 Authorization: Bearer <token>。",
+                )
+            })?;
+        state.auth.verify(token.trim()).map(|user| MaybeUser(Some(user)))
+    }
+}
+
+/// A caller who must be logged in.
+pub struct AuthUser(pub User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AuthUser, ApiError> {
+        match MaybeUser::from_request_parts(parts, state).await? {
+            MaybeUser(Some(user)) => Ok(AuthUser(user)),
+            MaybeUser(None) => Err(ApiError::new(Code::Unauthorized, "请先登录（统一身份认证）后再操作。")),
+        }
+    }
+}
+
+pub fn expiry_in(seconds: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    now + seconds
+}

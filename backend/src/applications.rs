@@ -1,0 +1,609 @@
+//! Applications (办件) and their workflow: submission (idempotent, all-or-nothing for a
+//! bundle), the state machine with its audit log, and the subjects and e-licences that
+//! prefill forms.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::Row;
+
+use crate::{Error, Result, Store, now_millis};
+
+/// The states of an application. A 补正 request lists everything missing at once and
+/// leads back to `Submitted` when the applicant resubmits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppState {
+    Submitted,
+    Accepted,
+    Refused,
+    CorrectionRequested,
+    InReview,
+    Approved,
+    Denied,
+    Issued,
+}
+
+impl AppState {
+    pub const ALL: [AppState; 8] = [
+        AppState::Submitted,
+        AppState::Accepted,
+        AppState::Refused,
+        AppState::CorrectionRequested,
+        AppState::InReview,
+        AppState::Approved,
+        AppState::Denied,
+        AppState::Issued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppState::Submitted => "submitted",
+            AppState::Accepted => "accepted",
+            AppState::Refused => "refused",
+            AppState::CorrectionRequested => "correction_requested",
+            AppState::InReview => "in_review",
+            AppState::Approved => "approved",
+            AppState::Denied => "denied",
+            AppState::Issued => "issued",
+        }
+    }
+
+    /// The state's name for citizens.
+    pub fn label(self) -> &'static str {
+        match self {
+            AppState::Submitted => "已提交，等待受理",
+            AppState::Accepted => "已受理",
+            AppState::Refused => "不予受理",
+            AppState::CorrectionRequested => "需要补正材料",
+            AppState::InReview => "审核中",
+            AppState::Approved => "审核通过，等待办结",
+            AppState::Denied => "未通过审核",
+            AppState::Issued => "已办结",
+        }
+    }
+
+    /// What the applicant can expect next.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            AppState::Submitted => "窗口将在 1 个工作日内受理",
+            AppState::Accepted | AppState::InReview => "部门审核中，请留意短信通知",
+            AppState::CorrectionRequested => "请按一次性告知的清单补齐材料后重新提交",
+            AppState::Approved => "等待发证或寄送",
+            AppState::Refused | AppState::Denied => "可查看原因，符合条件后重新申请，或拨打 12345 咨询",
+            AppState::Issued => "已办结，欢迎评价本次服务",
+        }
+    }
+
+    /// Whether the workflow allows going from `self` to `to`.
+    pub fn can_go_to(self, to: AppState) -> bool {
+        use AppState::*;
+        matches!(
+            (self, to),
+            (Submitted, Accepted | Refused | CorrectionRequested)
+                | (CorrectionRequested, Submitted)
+                | (Accepted, InReview | CorrectionRequested)
+                | (InReview, Approved | Denied | CorrectionRequested)
+                | (Approved, Issued)
+        )
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, AppState::Refused | AppState::Denied | AppState::Issued)
+    }
+}
+
+impl fmt::Display for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AppState {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<AppState> {
+        AppState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| Error::UnknownState(text.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    pub number: String,
+    pub service_id: String,
+    pub applicant_id: String,
+    pub parent_number: Option<String>,
+    pub state: AppState,
+    /// Field values as JSON (opaque here).
+    pub fields: String,
+    /// Materials with their source as JSON (opaque here).
+    pub materials: String,
+    pub deadline: Option<String>,
+    /// The reason of the last refusal, denial or 补正 list.
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub actor: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+/// What a submission writes: one application, or for a bundle a parent and its parts.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub service_id: String,
+    pub applicant_id: String,
+    pub fields: String,
+    pub materials: String,
+    pub deadline: Option<String>,
+    pub idempotency_key: String,
+    /// Bundle parts: (service id, deadline). Empty for a single service.
+    pub parts: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ELicense {
+    pub holder_id: String,
+    pub kind: String,
+    pub number: String,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    /// Structured fields as JSON.
+    pub fields: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub department: Option<String>,
+}
+
+fn new_number() -> String {
+    let day = chrono_day();
+    let random = uuid::Uuid::new_v4().as_u128() % 1_000_000;
+    format!("SF{day}{random:06}")
+}
+
+/// Today as YYYYMMDD (UTC), without a date library.
+fn chrono_day() -> String {
+    let days = now_millis() / 86_400_000;
+    // Civil-from-days (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}")
+}
+
+fn application_from_row(row: &sqlx::any::AnyRow) -> Result<Application> {
+    let state: String = row.try_get("state")?;
+    Ok(Application {
+        number: row.try_get("number")?,
+        service_id: row.try_get("service_id")?,
+        applicant_id: row.try_get("applicant_id")?,
+        parent_number: row.try_get("parent_number")?,
+        state: state.parse()?,
+        fields: row.try_get("fields")?,
+        materials: row.try_get("materials")?,
+        deadline: row.try_get("deadline")?,
+        note: row.try_get("note")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const APPLICATION_COLUMNS: &str = "number, service_id, applicant_id, parent_number, state, fields, materials, \
+     deadline, note, created_at, updated_at";
+
+impl Store {
+    pub async fn upsert_user(&self, user: &User) -> Result<()> {
+        let updated = sqlx::query("UPDATE users SET kind = $1, name = $2, department = $3 WHERE id = $4")
+            .bind(&user.kind)
+            .bind(&user.name)
+            .bind(&user.department)
+            .bind(&user.id)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            let inserted =
+                sqlx::query("INSERT INTO users (id, kind, name, department, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&user.id)
+                    .bind(&user.kind)
+                    .bind(&user.name)
+                    .bind(&user.department)
+                    .bind(now_millis())
+                    .execute(&self.pool)
+                    .await;
+            match inserted {
+                // Another replica seeded the same user at the same moment.
+                Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, kind, name, department FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(User {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                name: row.try_get("name")?,
+                department: row.try_get("department")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores an e-licence (one per holder and kind; a newer one replaces it).
+    pub async fn put_e_license(&self, license: &ELicense) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM e_licenses WHERE holder_id = $1 AND kind = $2")
+            .bind(&license.holder_id)
+            .bind(&license.kind)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO e_licenses (holder_id, kind, number, issued_on, expires_on, fields) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&license.holder_id)
+        .bind(&license.kind)
+        .bind(&license.number)
+        .bind(&license.issued_on)
+        .bind(&license.expires_on)
+        .bind(&license.fields)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn e_licenses(&self, holder_id: &str) -> Result<Vec<ELicense>> {
+        let rows = sqlx::query(
+            "SELECT holder_id, kind, number, issued_on, expires_on, fields FROM e_licenses \
+             WHERE holder_id = $1 ORDER BY kind",
+        )
+        .bind(holder_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ELicense {
+                    holder_id: row.try_get("holder_id")?,
+                    kind: row.try_get("kind")?,
+                    number: row.try_get("number")?,
+                    issued_on: row.try_get("issued_on")?,
+                    expires_on: row.try_get("expires_on")?,
+                    fields: row.try_get("fields")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Submits an application (and a bundle's parts) in one transaction. The same
+    /// applicant and idempotency key twice returns the first application and `false`.
+    pub async fn submit_application(&self, new: &NewApplication) -> Result<(Application, bool)> {
+        if let Some(existing) = self.application_by_key(&new.applicant_id, &new.idempotency_key).await? {
+            return Ok((existing, false));
+        }
+        let now = now_millis();
+        let number = new_number();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
+             idempotency_key, deadline, note, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, NULL, $9, $9)",
+        )
+        .bind(&number)
+        .bind(&new.service_id)
+        .bind(&new.applicant_id)
+        .bind(AppState::Submitted.as_str())
+        .bind(&new.fields)
+        .bind(&new.materials)
+        .bind(&new.idempotency_key)
+        .bind(&new.deadline)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(err)) = &inserted
+            && err.is_unique_violation()
+        {
+            // A concurrent double submit won the race: answer with its application.
+            drop(tx);
+            let existing = self.application_by_key(&new.applicant_id, &new.idempotency_key).await?;
+            return existing
+                .map(|a| (a, false))
+                .ok_or_else(|| Error::NotFound(new.idempotency_key.clone()));
+        }
+        inserted?;
+        insert_event(
+            &mut tx,
+            &number,
+            &new.applicant_id,
+            "draft",
+            AppState::Submitted.as_str(),
+            None,
+            now,
+        )
+        .await?;
+        for (i, (service_id, deadline)) in new.parts.iter().enumerate() {
+            let part_number = format!("{number}-{}", i + 1);
+            sqlx::query(
+                "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
+                 idempotency_key, deadline, note, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, $9)",
+            )
+            .bind(&part_number)
+            .bind(service_id)
+            .bind(&new.applicant_id)
+            .bind(&number)
+            .bind(AppState::Submitted.as_str())
+            .bind(&new.fields)
+            .bind(&new.materials)
+            .bind(deadline)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            insert_event(
+                &mut tx,
+                &part_number,
+                &new.applicant_id,
+                "draft",
+                AppState::Submitted.as_str(),
+                None,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        let application = self
+            .application(&number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.clone()))?;
+        Ok((application, true))
+    }
+
+    async fn application_by_key(&self, applicant_id: &str, key: &str) -> Result<Option<Application>> {
+        let row = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE applicant_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(applicant_id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    pub async fn application(&self, number: &str) -> Result<Option<Application>> {
+        let row = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE number = $1"
+        ))
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    /// The parts of a bundle application, in order.
+    pub async fn application_parts(&self, number: &str) -> Result<Vec<Application>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE parent_number = $1 ORDER BY number"
+        ))
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    /// An applicant's own applications (bundle parts are listed under their parent), newest first.
+    pub async fn applications_of(&self, applicant_id: &str) -> Result<Vec<Application>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE applicant_id = $1 AND parent_number IS NULL \
+             ORDER BY created_at DESC, number DESC"
+        ))
+        .bind(applicant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    /// Applications of these services in these states, oldest deadline first (a staff queue).
+    pub async fn applications_for_services(&self, service_ids: &[String]) -> Result<Vec<Application>> {
+        if service_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=service_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE service_id IN ({}) \
+             ORDER BY deadline, created_at",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in service_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    /// Moves an application along the workflow, with an audit entry. `deadline` replaces the
+    /// promised deadline when given (on acceptance).
+    pub async fn transition(
+        &self,
+        number: &str,
+        actor: &str,
+        to: AppState,
+        reason: Option<&str>,
+        deadline: Option<&str>,
+    ) -> Result<Application> {
+        let current = self
+            .application(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        if !current.state.can_go_to(to) {
+            return Err(Error::InvalidTransition {
+                from: current.state.as_str(),
+                to: to.as_str(),
+            });
+        }
+        let now = now_millis();
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE applications SET state = $1, note = COALESCE($2, note), deadline = COALESCE($3, deadline), \
+             updated_at = $4 WHERE number = $5 AND state = $6",
+        )
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(deadline)
+        .bind(now)
+        .bind(number)
+        .bind(current.state.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::Conflict(number.to_string()));
+        }
+        insert_event(&mut tx, number, actor, current.state.as_str(), to.as_str(), reason, now).await?;
+        tx.commit().await?;
+        self.application(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    pub async fn events(&self, number: &str) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT actor, from_state, to_state, reason, at FROM application_events WHERE number = $1 ORDER BY seq",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Event {
+                    actor: row.try_get("actor")?,
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    reason: row.try_get("reason")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A logged-in user's unfinished form, kept across conversations and restarts.
+    pub async fn save_draft(&self, user_id: &str, service_id: &str, state: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM drafts WHERE user_id = $1 AND service_id = $2")
+            .bind(user_id)
+            .bind(service_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO drafts (user_id, service_id, state, updated_at) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(service_id)
+            .bind(state)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user's most recent draft: (service id, state).
+    pub async fn latest_draft(&self, user_id: &str) -> Result<Option<(String, String)>> {
+        let row =
+            sqlx::query("SELECT service_id, state FROM drafts WHERE user_id = $1 ORDER BY updated_at DESC LIMIT 1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| Ok((row.try_get("service_id")?, row.try_get("state")?)))
+            .transpose()
+    }
+
+    pub async fn delete_draft(&self, user_id: &str, service_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM drafts WHERE user_id = $1 AND service_id = $2")
+            .bind(user_id)
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    number: &str,
+    actor: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM application_events WHERE number = $1")
+        .bind(number)
+        .fetch_one(&mut **tx)
+        .await?;
+    let seq: i64 = row.try_get("n")?;
+    sqlx::query(
+        "INSERT INTO application_events (number, seq, actor, from_state, to_state, reason, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(number)
+    .bind(seq + 1)
+    .bind(actor)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_workflow_transitions_are_allowed() {
+        assert!(AppState::Submitted.can_go_to(AppState::Accepted));
+        assert!(AppState::CorrectionRequested.can_go_to(AppState::Submitted));
+        assert!(!AppState::Submitted.can_go_to(AppState::Issued));
+        assert!(!AppState::Issued.can_go_to(AppState::Submitted));
+        for state in AppState::ALL {
+            assert!(!state.can_go_to(state), "{state} to itself");
+            if state.is_final() {
+                assert!(AppState::ALL.iter().all(|to| !state.can_go_to(*to)), "{state} is final");
+            }
+            assert_eq!(state.as_str().parse::<AppState>().unwrap(), state);
+        }
+    }
+
+    #[test]
+    fn application_numbers_carry_the_date() {
+        let number = new_number();
+        assert_eq!(number.len(), 16, "{number}");
+        assert!(number.starts_with("SF20"), "{number}");
+    }
+}
