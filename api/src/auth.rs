@@ -174,3 +174,52 @@ pub fn expiry_in(seconds: u64) -> u64 {
         .map_or(0, |d| d.as_secs());
     now + seconds
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+
+    fn claims(roles: Vec<Role>, exp: u64) -> Claims {
+        Claims { sub: "citizen-9".into(), name: "测试".into(), roles, department: None, exp }
+    }
+
+    #[test]
+    fn hs256_tokens_round_trip_and_a_wrong_secret_is_refused() {
+        let auth = Auth::new(Some("secret-a"), None, false).unwrap();
+        let token = auth.issue(&claims(vec![Role::Citizen], expiry_in(60))).unwrap();
+        let user = auth.verify(&token).unwrap();
+        assert_eq!((user.id.as_str(), user.has(Role::Citizen)), ("citizen-9", true));
+        let other = Auth::new(Some("secret-b"), None, false).unwrap();
+        assert!(other.verify(&token).is_err());
+    }
+
+    #[test]
+    fn expired_and_garbage_tokens_are_refused() {
+        let auth = Auth::new(Some("secret-a"), None, false).unwrap();
+        let expired = auth.issue(&claims(vec![Role::Citizen], 1_000)).unwrap();
+        assert_eq!(auth.verify(&expired).unwrap_err().code, Code::Unauthorized);
+        assert!(auth.verify("not.a.token").is_err());
+    }
+
+    #[test]
+    fn rs256_tokens_are_verified_with_the_jwks_file() {
+        let auth = Auth::new(None, Some(Path::new(&format!("{DATA}/jwks-test.json"))), false).unwrap();
+        let pem = std::fs::read(format!("{DATA}/rs256-test-private.pem")).unwrap();
+        let key = EncodingKey::from_rsa_pem(&pem).unwrap();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("test-key-1".into());
+        let token = encode(&header, &claims(vec![Role::Company], expiry_in(60)), &key).unwrap();
+        assert!(auth.verify(&token).unwrap().has(Role::Company));
+        // Without an HS256 secret, an HS256 token cannot be accepted.
+        let forged = Auth::new(Some("x"), None, false).unwrap().issue(&claims(vec![Role::Admin], expiry_in(60))).unwrap();
+        assert!(auth.verify(&forged).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_jwks_file_is_a_clear_error() {
+        let err = Auth::new(None, Some(Path::new("/nonexistent/jwks.json")), false).err().unwrap();
+        assert!(err.to_string().contains("cannot read JWKS file"), "{err}");
+    }
+}
