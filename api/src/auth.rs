@@ -182,7 +182,13 @@ mod tests {
     const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
     fn claims(roles: Vec<Role>, exp: u64) -> Claims {
-        Claims { sub: "citizen-9".into(), name: "测试".into(), roles, department: None, exp }
+        Claims {
+            sub: "citizen-9".into(),
+            name: "测试".into(),
+            roles,
+            department: None,
+            exp,
+        }
     }
 
     #[test]
@@ -213,13 +219,18 @@ mod tests {
         let token = encode(&header, &claims(vec![Role::Company], expiry_in(60)), &key).unwrap();
         assert!(auth.verify(&token).unwrap().has(Role::Company));
         // Without an HS256 secret, an HS256 token cannot be accepted.
-        let forged = Auth::new(Some("x"), None, false).unwrap().issue(&claims(vec![Role::Admin], expiry_in(60))).unwrap();
+        let forged = Auth::new(Some("x"), None, false)
+            .unwrap()
+            .issue(&claims(vec![Role::Admin], expiry_in(60)))
+            .unwrap();
         assert!(auth.verify(&forged).is_err());
     }
 
     #[test]
     fn an_unreadable_jwks_file_is_a_clear_error() {
-        let err = Auth::new(None, Some(Path::new("/nonexistent/jwks.json")), false).err().unwrap();
+        let err = Auth::new(None, Some(Path::new("/nonexistent/jwks.json")), false)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("cannot read JWKS file"), "{err}");
     }
 }

@@ -36,8 +36,37 @@ pub enum Command {
         #[command(subcommand)]
         command: IndexCommand,
     },
-    /// Score retrieval and intents on a dataset.
+    /// Score retrieval and intents on a dataset (or `eval tickets`: ticket routing).
     Eval(EvalArgs),
+    /// 12345 ticket tools.
+    Ticket {
+        #[command(subcommand)]
+        command: TicketCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCommand {
+    /// Classify messages: one per line in, one {"category", "department", "confidence"} per line out.
+    Classify {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "FILE")]
+        batch: PathBuf,
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Ticket routing accuracy on labelled messages (JSONL with title, detail, label_l1).
+    Tickets {
+        #[arg(long)]
+        dataset: PathBuf,
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,8 +195,10 @@ pub struct AskArgs {
     pub query: Option<String>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Args)]
 pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
     /// JSONL dataset: {"query", "intent", "expected": [ids], "style"}.
     #[arg(long, default_value = "evals/data/queries.jsonl")]
     pub dataset: PathBuf,

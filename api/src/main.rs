@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use api::config::{
-    AskArgs, Cli, Command, EvalArgs, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs, ServeConfig,
+    AskArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs,
+    ServeConfig, TicketCommand,
 };
 use api::state::{AppState, KnowledgeSource, load_engine};
 use api::wire::{AskOutput, SearchResponse};
@@ -30,7 +31,14 @@ fn main() -> ExitCode {
         Command::Index {
             command: IndexCommand::Build { knowledge, index_dir },
         } => build_index(knowledge, index_dir),
+        Command::Eval(EvalArgs {
+            command: Some(EvalCommand::Tickets { dataset, knowledge }),
+            ..
+        }) => eval_tickets(&dataset, &knowledge),
         Command::Eval(args) => eval(args),
+        Command::Ticket {
+            command: TicketCommand::Classify { json, batch, knowledge },
+        } => classify(json, &batch, &knowledge),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,6 +113,7 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             ));
         }
         tokio::spawn(api::tasks::purge_old_sessions(state.clone(), config.retention_days));
+        tokio::spawn(api::tasks::sweep_sla(state.clone(), Duration::from_secs(60)));
         tracing::info!(addr = %config.addr, "banshi listening");
         let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
@@ -270,5 +279,56 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+fn classify(json: bool, batch: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
+    let engine = engine(knowledge)?;
+    let file = std::fs::File::open(batch).with_context(|| format!("无法读取 {}", batch.display()))?;
+    let mut out = std::io::stdout().lock();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.unwrap_or_default();
+        let (category, department, confidence) = engine
+            .route(line.trim())
+            .unwrap_or_else(|| ("其他".into(), "hotline-12345".into(), 0.0));
+        if json {
+            let value = serde_json::json!({ "category": category, "department": department, "confidence": confidence });
+            writeln!(out, "{value}")?;
+        } else {
+            writeln!(out, "{category}\t{department}\t{confidence:.3}")?;
+        }
+    }
+    Ok(())
+}
+
+fn eval_tickets(dataset: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
+    let engine = engine(knowledge)?;
+    let text = std::fs::read_to_string(dataset).with_context(|| format!("无法读取 {}", dataset.display()))?;
+    let mut cases = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", dataset.display(), i + 1))?;
+        let message = format!(
+            "{} {}",
+            value["title"].as_str().unwrap_or_default(),
+            value["detail"].as_str().unwrap_or_default()
+        );
+        let label = value["label_l1"]
+            .as_str()
+            .or_else(|| value["category"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        cases.push((message, label));
+    }
+    let predictions: Vec<String> = cases
+        .iter()
+        .map(|(message, _)| engine.route(message).map_or_else(|| "其他".into(), |r| r.0))
+        .collect();
+    let report = evals::classification_report(&cases.iter().map(|c| c.1.clone()).collect::<Vec<_>>(), &predictions);
+    println!(
+        "dataset: {} · classifier: naive Bayes over index terms",
+        dataset.display()
+    );
+    print!("{report}");
     Ok(())
 }

@@ -69,6 +69,11 @@ pub struct AppState {
     pub store: Store,
     pub limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
     pub auth: Arc<crate::auth::Auth>,
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// Days within which a rating may still be changed.
+    pub rating_window_days: u32,
+    /// Working days a department has to rectify after a bad rating.
+    pub rectification_days: u32,
 }
 
 impl AppState {
@@ -92,6 +97,9 @@ impl AppState {
             store,
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             auth: Arc::new(auth),
+            clock: Arc::new(crate::clock::SystemClock),
+            rating_window_days: 7,
+            rectification_days: 5,
         }
     }
 }

@@ -54,3 +54,24 @@ pub async fn purge_old_sessions(state: AppState, retention_days: u32) {
         }
     }
 }
+
+/// One SLA sweep at the state's clock: overdue tickets are supervised (督办) and notified.
+pub async fn sweep_once(state: &AppState) -> backend::Result<Vec<String>> {
+    let escalated = state.store.sweep_overdue(state.clock.now()).await?;
+    if !escalated.is_empty() {
+        tracing::warn!(n_tickets = escalated.len(), "overdue tickets escalated");
+    }
+    Ok(escalated)
+}
+
+/// The SLA sweeper, every `interval`.
+pub async fn sweep_sla(state: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(err) = sweep_once(&state).await {
+            tracing::warn!(error = %err, "sla sweep failed");
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub struct ChatResponse {
     pub form: Option<FormBody>,
     /// The application this turn submitted, if any.
     pub application: Option<ApplicationRef>,
+    /// The 12345 ticket this turn created, if any.
+    pub ticket: Option<TicketRef>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -210,4 +212,16 @@ impl From<&bot::FormView> for FormBody {
             missing: view.missing.clone(),
         }
     }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketRef {
+    pub number: String,
+    /// 投诉, 举报, 求助, 建议, 咨询
+    pub kind: String,
+    pub category: String,
+    pub department: String,
+    pub state: String,
+    /// Reply by (China time).
+    pub deadline: String,
 }

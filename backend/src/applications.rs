@@ -168,14 +168,14 @@ pub struct User {
 }
 
 fn new_number() -> String {
-    let day = chrono_day();
+    let day = day_of(now_millis());
     let random = uuid::Uuid::new_v4().as_u128() % 1_000_000;
     format!("SF{day}{random:06}")
 }
 
-/// Today as YYYYMMDD (UTC), without a date library.
-fn chrono_day() -> String {
-    let days = now_millis() / 86_400_000;
+/// The day of `millis` as YYYYMMDD (China time, UTC+8), without a date library.
+pub(crate) fn day_of(millis: i64) -> String {
+    let days = (millis + 8 * 3_600_000).div_euclid(86_400_000);
     // Civil-from-days (H. Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

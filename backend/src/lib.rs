@@ -319,6 +319,10 @@ pub fn redact(url: &str) -> String {
 }
 
 mod applications;
+mod ratings;
 pub mod testing;
+mod tickets;
 
 pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};
+pub use ratings::{NewRating, Rating, RatingStats, Rectification};
+pub use tickets::{Coop, NewTicket, Notification, StepChanges, Ticket, TicketEvent, TicketState};

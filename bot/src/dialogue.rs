@@ -21,6 +21,12 @@ pub struct DialogueState {
     pub form: Option<crate::FormState>,
     /// A logged-in user's unfinished form from an earlier conversation, offered to resume.
     pub paused_form: Option<crate::FormState>,
+    /// A 12345 complaint being taken down.
+    pub ticket: Option<crate::tickets::TicketDraft>,
+    /// A rating being given.
+    pub rating: Option<crate::tickets::RatingDraft>,
+    /// What the citizen can rate now: (kind, id) of the last application or ticket.
+    pub rateable: Option<(String, String)>,
 }
 
 /// The assistant's answer to one message.
@@ -118,10 +124,24 @@ pub fn respond(
             None => (next, fallback(engine, Intent::OutOfScope, message)),
         });
     }
+    if let Some(draft) = state.ticket.clone() {
+        let outcome = crate::tickets::turn(draft, message, context.user.is_some());
+        return Ok(intake_reply(next, outcome));
+    }
+    if let Some(draft) = state.rating.clone() {
+        return Ok(rating_turn(next, draft, context, message));
+    }
     if signals.decided == Some(Intent::Status) && context.user.is_some() {
         let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
-        reply.effect = Some(crate::Effect::ListApplications);
+        reply.effect = Some(crate::Effect::ListStatus);
         return Ok((next, reply));
+    }
+    if signals.decided == Some(Intent::Complaint) {
+        let outcome = crate::tickets::start(message, context.user.is_some());
+        return Ok(intake_reply(next, outcome));
+    }
+    if signals.decided == Some(Intent::Rating) {
+        return Ok(start_rating(engine, next, context, message));
     }
     let applying = APPLY.iter().any(|w| message.contains(w));
     if applying
@@ -198,7 +218,8 @@ pub fn respond(
         return Ok((next, reply));
     }
     if signals.complaint_hint && top_confidence < thresholds.answer {
-        return Ok((next, canned(engine, Intent::Complaint)));
+        let outcome = crate::tickets::start(message, context.user.is_some());
+        return Ok(intake_reply(next, outcome));
     }
     // Plausible but not certain, or several guides fit as well: ask which one.
     let options: Vec<&index::Hit> = if close.len() > 1 {
@@ -434,4 +455,101 @@ fn finish_form(
     };
     next.last_guide = Some(form.service_id.clone());
     (next, reply)
+}
+
+fn intake_reply(mut next: DialogueState, outcome: crate::tickets::IntakeOutcome) -> (DialogueState, Reply) {
+    next.ticket = outcome.draft;
+    let mut reply = Reply::new(Intent::Complaint, outcome.text, outcome.quick_replies);
+    reply.effect = outcome.request.map(crate::Effect::CreateTicket);
+    (next, reply)
+}
+
+fn level_quick_replies() -> Vec<String> {
+    crate::tickets::LEVELS.iter().rev().map(|l| l.to_string()).collect()
+}
+
+/// “我要差评”: rates the last application or ticket, or else this conversation.
+fn start_rating(
+    engine: &Engine,
+    mut next: DialogueState,
+    context: &crate::Context<'_>,
+    message: &str,
+) -> (DialogueState, Reply) {
+    if context.user.is_none() {
+        let text = "评价需要先登录（统一身份认证），这样每项服务每人只评一次，差评也能转给部门整改并回访。".to_string();
+        return (next, Reply::new(Intent::Rating, text, vec!["登录".into()]));
+    }
+    let _ = engine;
+    let draft = crate::tickets::RatingDraft {
+        level: crate::tickets::level_of(message),
+    };
+    rating_turn_with(&mut next, draft, message, true)
+}
+
+fn rating_turn(
+    mut next: DialogueState,
+    draft: crate::tickets::RatingDraft,
+    context: &crate::Context<'_>,
+    message: &str,
+) -> (DialogueState, Reply) {
+    if context.user.is_none() || message.contains("取消") {
+        next.rating = None;
+        return (next, Reply::new(Intent::Rating, "好的，本次不评价。".into(), vec![]));
+    }
+    rating_turn_with(&mut next, draft, message, false)
+}
+
+fn rating_turn_with(
+    next: &mut DialogueState,
+    mut draft: crate::tickets::RatingDraft,
+    message: &str,
+    first: bool,
+) -> (DialogueState, Reply) {
+    let target_label = match next.rateable.as_ref().map(|(kind, _)| kind.as_str()) {
+        Some("application") => "您刚办理的申请",
+        Some("ticket") => "您的诉求办理情况",
+        _ => "本次对话服务",
+    };
+    if draft.level.is_none() {
+        draft.level = crate::tickets::level_of(message);
+    }
+    let Some(level) = draft.level else {
+        next.rating = Some(draft);
+        let text = format!("请为{target_label}评价：非常满意、满意、基本满意、不满意、非常不满意。");
+        return (next.clone(), Reply::new(Intent::Rating, text, level_quick_replies()));
+    };
+    let reason: String = if first {
+        String::new()
+    } else {
+        message.trim().to_string()
+    };
+    if level <= 2 && reason.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+        next.rating = Some(draft);
+        let text = format!(
+            "很抱歉让您不满意。请说明原因（例如：{}），我们会转交责任部门核实整改，并在整改后回访您。",
+            crate::tickets::TAGS.join("、")
+        );
+        let quick = crate::tickets::TAGS.iter().map(|t| t.to_string()).collect();
+        return (next.clone(), Reply::new(Intent::Rating, text, quick));
+    }
+    next.rating = None;
+    let tags: Vec<String> = crate::tickets::TAGS
+        .iter()
+        .filter(|t| reason.contains(*t))
+        .map(|t| t.to_string())
+        .collect();
+    let target = next
+        .rateable
+        .clone()
+        .unwrap_or_else(|| ("conversation".to_string(), String::new()));
+    let mut reply = Reply::new(Intent::Rating, String::new(), vec![]);
+    reply.effect = Some(crate::Effect::Rate {
+        target,
+        rating: crate::RatingRequest {
+            level,
+            comment: reason,
+            tags,
+        },
+    });
+    (next.clone(), reply)
 }

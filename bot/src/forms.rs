@@ -67,8 +67,15 @@ pub struct MaterialSource {
 pub enum Effect {
     /// Create the application (all parts of a bundle at once).
     Submit(Submission),
-    /// List the user's applications.
-    ListApplications,
+    /// List the user's applications and tickets.
+    ListStatus,
+    /// Create a 12345 ticket.
+    CreateTicket(crate::TicketRequest),
+    /// Record a rating of `target` (`application`/`ticket`/`conversation`, id).
+    Rate {
+        target: (String, String),
+        rating: crate::RatingRequest,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -10,6 +10,7 @@ mod compose;
 mod dialogue;
 pub mod forms;
 mod intent;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use compose::Focus;
 pub use dialogue::{DialogueState, Reply, respond};
 pub use forms::{Effect, FormState, FormView, MaterialSource, Submission};
 pub use intent::{Intent, Signals, detect_rules};
+pub use tickets::{RatingRequest, TicketRequest};
 
 /// Who is talking, as far as the dialogue needs to know: a logged-in citizen's or company's
 /// id, name and e-licences (for prefilling forms), or nobody (anonymous).
@@ -108,15 +110,26 @@ pub struct Engine {
     pub corpus: Arc<Corpus>,
     pub index: index::SearchIndex,
     pub thresholds: Thresholds,
+    /// Picks a 12345 ticket's category.
+    pub router: tickets::Router,
 }
 
 impl Engine {
     pub fn new(corpus: Corpus, config: index::IndexConfig) -> Result<Engine> {
         let index = index::SearchIndex::build(&corpus, config, None)?;
+        let router = tickets::Router::train(&corpus.ticket_examples, |text| index.terms(text));
         Ok(Engine {
             corpus: Arc::new(corpus),
             index,
             thresholds: Thresholds::default(),
+            router,
         })
+    }
+
+    /// A ticket's category, its lead department and the router's confidence.
+    pub fn route(&self, text: &str) -> Option<(String, String, f32)> {
+        let (category, confidence) = self.router.classify(&self.index.terms(text))?;
+        let department = self.corpus.tickets.department_of(&category)?.to_string();
+        Some((category, department, confidence))
     }
 }

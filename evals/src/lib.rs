@@ -191,3 +191,67 @@ impl Report {
         out
     }
 }
+
+/// Accuracy, macro-F1 over the expected labels, per-label precision/recall/F1 and the
+/// confusion matrix (rows: expected, columns: predicted).
+pub fn classification_report(expected: &[String], predicted: &[String]) -> String {
+    let mut labels: Vec<&String> = expected.iter().collect();
+    labels.sort();
+    labels.dedup();
+    let mut columns: Vec<&String> = expected.iter().chain(predicted.iter()).collect();
+    columns.sort();
+    columns.dedup();
+    let n = expected.len().max(1);
+    let correct = expected.iter().zip(predicted).filter(|(e, p)| e == p).count();
+    let mut out = format!(
+        "cases: {}\naccuracy: {:.3}\n",
+        expected.len(),
+        correct as f64 / n as f64
+    );
+    let mut f1_sum = 0.0;
+    let mut rows = String::new();
+    for label in &labels {
+        let tp = expected
+            .iter()
+            .zip(predicted)
+            .filter(|(e, p)| e == label && p == label)
+            .count() as f64;
+        let n_expected = expected.iter().filter(|e| e == label).count() as f64;
+        let n_predicted = predicted.iter().filter(|p| p == label).count() as f64;
+        let precision = if n_predicted > 0.0 { tp / n_predicted } else { 0.0 };
+        let recall = if n_expected > 0.0 { tp / n_expected } else { 0.0 };
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        f1_sum += f1;
+        rows.push_str(&format!(
+            "| {label} | {n_expected} | {precision:.3} | {recall:.3} | {f1:.3} |\n"
+        ));
+    }
+    out.push_str(&format!(
+        "macro-F1: {:.3}\n\n| label | n | precision | recall | F1 |\n|---|---|---|---|---|\n{rows}",
+        f1_sum / labels.len().max(1) as f64
+    ));
+    out.push_str("\nconfusion (rows expected, columns predicted):\n");
+    out.push_str(&format!(
+        "| |{}|\n",
+        columns.iter().map(|c| format!(" {c} ")).collect::<Vec<_>>().join("|")
+    ));
+    for label in &labels {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                expected
+                    .iter()
+                    .zip(predicted)
+                    .filter(|(e, p)| e == label && p == c)
+                    .count()
+                    .to_string()
+            })
+            .collect();
+        out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+    }
+    out
+}

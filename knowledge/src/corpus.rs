@@ -52,6 +52,12 @@ pub struct Corpus {
     forms: crate::forms::Forms,
     /// Working days (`calendar.toml`).
     pub calendar: crate::Calendar,
+    /// 12345 routing and time limits (`tickets.toml`).
+    pub tickets: crate::TicketRules,
+    /// Labelled examples for the ticket router (`ticket_examples.toml`): (category, text).
+    pub ticket_examples: Vec<crate::tickets::Example>,
+    /// Labelled examples for the intent head (`intents.toml`): (intent, text).
+    pub intent_examples: Vec<crate::tickets::Example>,
     /// Hash of every file's name and content: a changed file changes it.
     pub fingerprint: u64,
 }
@@ -164,9 +170,11 @@ fn optional_files(dir: &Path) -> Vec<PathBuf> {
         })
         .unwrap_or_default();
     files.sort();
-    let calendar = dir.join("calendar.toml");
-    if calendar.is_file() {
-        files.push(calendar);
+    for name in ["calendar.toml", "tickets.toml", "ticket_examples.toml", "intents.toml"] {
+        let path = dir.join(name);
+        if path.is_file() {
+            files.push(path);
+        }
     }
     files
 }
@@ -245,6 +253,21 @@ impl Corpus {
             }
         }
         let calendar = load_calendar(dir, &mut hasher, &mut diagnostics);
+        let tickets = load_ticket_rules(dir, &department_ids, &mut hasher, &mut diagnostics);
+        let examples = |name: &str, key: &str, diagnostics: &mut Vec<Diagnostic>| {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Vec::new();
+            }
+            crate::tickets::load_examples(&path, key).unwrap_or_else(|err| {
+                if let Error::Invalid(found) = err {
+                    diagnostics.extend(found);
+                }
+                Vec::new()
+            })
+        };
+        let ticket_examples = examples("ticket_examples.toml", "category", &mut diagnostics);
+        let intent_examples = examples("intents.toml", "intent", &mut diagnostics);
         let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
         // A bundle whose member was skipped still loads: its own text is valid.
         let by_id = guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
@@ -256,6 +279,9 @@ impl Corpus {
             by_id,
             forms,
             calendar,
+            tickets,
+            ticket_examples,
+            intent_examples,
             fingerprint: hasher.finish(),
         };
         Ok(LoadOutcome { corpus, diagnostics })
@@ -345,6 +371,41 @@ fn load_calendar(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnosti
         out.push(error(&path, line, format!("格式错误：{}", err.message())));
         crate::Calendar::default()
     })
+}
+
+fn load_ticket_rules(
+    dir: &Path,
+    department_ids: &HashSet<&str>,
+    hasher: &mut DefaultHasher,
+    out: &mut Vec<Diagnostic>,
+) -> crate::TicketRules {
+    let path = dir.join("tickets.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return crate::TicketRules::default();
+    };
+    text.hash(hasher);
+    let rules: crate::TicketRules = match toml::from_str(&text) {
+        Ok(rules) => rules,
+        Err(err) => {
+            let line = err
+                .span()
+                .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+                .unwrap_or(1);
+            out.push(error(&path, line, format!("格式错误：{}", err.message())));
+            return crate::TicketRules::default();
+        }
+    };
+    for category in &rules.categories {
+        if !department_ids.contains(category.department.as_str()) {
+            let line = find_line(&text, &format!("\"{}\"", category.department));
+            out.push(error(
+                &path,
+                line,
+                format!("部门 “{}” 不在 departments.toml 中", category.department),
+            ));
+        }
+    }
+    rules
 }
 
 fn load_forms(

@@ -12,6 +12,7 @@ mod corpus;
 pub mod forms;
 mod guide;
 mod lexicon;
+pub mod tickets;
 pub mod validators;
 
 pub use calendar::Calendar;
@@ -21,6 +22,7 @@ pub use guide::{
     Audience, Channels, Department, ELicenseType, Faq, Fee, Guide, GuideKind, Hall, Material, OnlineEntry, TimeLimit,
 };
 pub use lexicon::{Lexicon, Term};
+pub use tickets::TicketRules;
 
 /// Errors of this crate. `Invalid` is an operator's mistake in the data; `Io` is a fault of
 /// the machine (missing folder, unreadable file).

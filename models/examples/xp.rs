@@ -17,9 +17,11 @@ fn main() {
     for q in qs.iter().take(10) { encoder.embed(&[q], TextKind::Query).unwrap(); }
     let reps = 3;
     let t = Instant::now(); let c0 = cpu_ticks();
-    for _ in 0..reps { for q in &qs { encoder.embed(&[q], TextKind::Query).unwrap(); } }
+    let mut lat = Vec::new();
+    for _ in 0..reps { for q in &qs { let s = Instant::now(); encoder.embed(&[q], TextKind::Query).unwrap(); lat.push(s.elapsed().as_secs_f64()*1e3); } }
+    lat.sort_by(f64::total_cmp);
     let n = (reps * qs.len()) as f64;
-    println!("query wall {:.2} ms cpu {:.2} ms", t.elapsed().as_secs_f64()*1e3/n, (cpu_ticks()-c0) as f64*10.0/n);
+    println!("query mean {:.2} ms p10 {:.2} p50 {:.2} cpu {:.2} ms", t.elapsed().as_secs_f64()*1e3/n, lat[lat.len()/10], lat[lat.len()/2], (cpu_ticks()-c0) as f64*10.0/n);
     if std::env::var("XP_ONLY_QUERIES").is_ok() { return; }
     let p = "申请人应当携带本人居民身份证原件及复印件。办理地点为各区政务服务中心综合受理窗口，工作日上午九点至下午五点。符合条件的，承办机构应当自受理之日起十五个工作日内作出决定。".repeat(2);
     let ps: Vec<&str> = (0..16).map(|_| p.as_str()).collect();

@@ -23,6 +23,7 @@ mod bert;
 mod e5s1;
 mod encoder;
 mod error;
+mod gelu;
 mod hf;
 mod q4;
 mod unigram;

@@ -129,20 +129,81 @@ pub async fn chat(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
 
-        let application = match reply.effect.take() {
-            Some(bot::Effect::Submit(submission)) => match &user {
-                Some(user) => Some(submit(&state, user, &submission, &mut reply).await?),
-                None => None,
-            },
-            Some(bot::Effect::ListApplications) => {
+        let mut application = None;
+        let mut ticket = None;
+        match reply.effect.take() {
+            Some(bot::Effect::Submit(submission)) => {
+                if let Some(user) = &user {
+                    let submitted = submit(&state, user, &submission, &mut reply).await?;
+                    next.rateable = Some(("application".into(), submitted.number.clone()));
+                    application = Some(submitted);
+                }
+            }
+            Some(bot::Effect::ListStatus) => {
                 if let Some(user) = &user {
                     reply.text = list_text(&state, user).await?;
                     reply.quick_replies = vec!["转人工客服".into()];
                 }
-                None
             }
-            None => None,
-        };
+            Some(bot::Effect::CreateTicket(request)) => {
+                let created = super::tickets::create(&state, user.as_ref(), &request).await?;
+                let title = {
+                    let engine = state.engine.load();
+                    engine
+                        .corpus
+                        .department(&created.department)
+                        .map_or(created.department.clone(), |d| d.name.clone())
+                };
+                let follow_up = if created.citizen_id.is_some() {
+                    "可随时问我“我的投诉处理得怎么样了”查看进度，办结后欢迎评价。"
+                } else {
+                    "匿名诉求无法查询进度和评价，请记下编号，可拨打 12345 查询。"
+                };
+                reply.text = format!(
+                    "已登记您的{}诉求。\n工单编号：{}\n分类：{}\n承办部门：{}\n签收时限：{}\n办理时限：{} 前答复\n{follow_up}",
+                    created.kind,
+                    created.number,
+                    created.category,
+                    title,
+                    crate::clock::show(created.response_due),
+                    crate::clock::show(created.resolve_due),
+                );
+                reply.quick_replies = vec!["我的投诉处理得怎么样了".into()];
+                if created.citizen_id.is_some() {
+                    next.rateable = Some(("ticket".into(), created.number.clone()));
+                }
+                ticket = Some(crate::wire::TicketRef {
+                    number: created.number.clone(),
+                    kind: created.kind.clone(),
+                    category: created.category.clone(),
+                    department: created.department.clone(),
+                    state: created.state.as_str().into(),
+                    deadline: crate::clock::show(created.resolve_due),
+                });
+            }
+            Some(bot::Effect::Rate { target, rating }) => {
+                if let Some(user) = &user {
+                    let target_id = if target.0 == "conversation" {
+                        session_id.clone()
+                    } else {
+                        target.1.clone()
+                    };
+                    let saved =
+                        super::tickets::record_rating(&state, user, (&target.0, &target_id), &rating, "chat").await?;
+                    reply.text = match &saved.rectification_due {
+                        Some(due) => format!(
+                            "已记录您的评价：{}。我们已转交责任部门核实整改，整改期限至 {due}，整改后会回访您。",
+                            saved.level_label
+                        ),
+                        None => format!("已记录您的评价：{}。感谢您的反馈！", saved.level_label),
+                    };
+                    if saved.changed {
+                        reply.text.push_str("（已更新您之前的评价）");
+                    }
+                }
+            }
+            None => {}
+        }
         if let Some(user) = &user {
             keep_draft(&state, user, &mut next, &reply).await?;
         }
@@ -157,6 +218,7 @@ pub async fn chat(
             guides: reply.guides.iter().map(GuideRef::from).collect(),
             form: reply.form.as_ref().map(FormBody::from),
             application,
+            ticket,
         };
         let state_json = serde_json::to_string(&next).map_err(ApiError::internal)?;
         let payload = serde_json::to_string(&response.reply).map_err(ApiError::internal)?;
@@ -262,11 +324,36 @@ async fn list_text(state: &AppState, user: &User) -> ApiResult<String> {
         .applications_of(&user.id)
         .await
         .map_err(ApiError::internal)?;
-    if applications.is_empty() {
-        return Ok("您还没有在线提交过申请。需要办理什么事项，直接告诉我即可。".into());
+    let tickets = state.store.tickets_of(&user.id).await.map_err(ApiError::internal)?;
+    if applications.is_empty() && tickets.is_empty() {
+        return Ok("您还没有在线提交过申请或诉求。需要办理什么事项，直接告诉我即可。".into());
     }
     let engine = state.engine.load();
-    let mut lines = vec![format!("您共有 {} 件申请：", applications.len())];
+    let mut lines = Vec::new();
+    if !tickets.is_empty() {
+        lines.push(format!("您的 12345 诉求共 {} 件：", tickets.len()));
+        for ticket in tickets.iter().take(10) {
+            let department = engine
+                .corpus
+                .department(&ticket.department)
+                .map_or(ticket.department.as_str(), |d| d.name.as_str());
+            lines.push(format!(
+                "· {}（{}）：{}；承办部门：{}；答复时限 {}{}",
+                ticket.number,
+                ticket.kind,
+                ticket.state.label(),
+                department,
+                crate::clock::show(ticket.resolve_due),
+                if ticket.supervised { "；已列入督办" } else { "" }
+            ));
+            if let Some(reply) = &ticket.reply {
+                lines.push(format!("    答复：{reply}"));
+            }
+        }
+    }
+    if !applications.is_empty() {
+        lines.push(format!("您共有 {} 件申请：", applications.len()));
+    }
     for application in applications.iter().take(10) {
         let title = engine
             .corpus

@@ -6,6 +6,7 @@ mod chat;
 mod guides;
 mod health;
 mod openapi;
+pub mod tickets;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -27,6 +28,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(chat::router())
         .merge(applications::router())
+        .merge(tickets::router())
         .merge(guides::router())
         .merge(openapi::router())
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));

@@ -6,3 +6,4 @@ mod common;
 mod corpus;
 mod forms;
 mod reload;
+mod tickets;

@@ -1,0 +1,680 @@
+//! 12345 tickets (接诉即办): creation with routing and deadlines, the lifecycle (dispatch,
+//! accept or return, progress, reply, confirm or reopen, close), the paused clock while the
+//! citizen is asked for more, extensions asked before the deadline, co-handling departments
+//! summoned by the lead one (吹哨报到), supervision of overdue cases by the sweeper, and a
+//! notification outbox. Times are unix milliseconds passed in by the caller (an injectable
+//! clock), so tests can jump days ahead.
+
+use sqlx::Row;
+
+use crate::{Error, Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketState {
+    Dispatched,
+    Accepted,
+    Returned,
+    InProgress,
+    WaitingCitizen,
+    Replied,
+    Reopened,
+    Confirmed,
+    Closed,
+}
+
+impl TicketState {
+    pub const ALL: [TicketState; 9] = [
+        TicketState::Dispatched,
+        TicketState::Accepted,
+        TicketState::Returned,
+        TicketState::InProgress,
+        TicketState::WaitingCitizen,
+        TicketState::Replied,
+        TicketState::Reopened,
+        TicketState::Confirmed,
+        TicketState::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Dispatched => "dispatched",
+            TicketState::Accepted => "accepted",
+            TicketState::Returned => "returned",
+            TicketState::InProgress => "in_progress",
+            TicketState::WaitingCitizen => "waiting_citizen",
+            TicketState::Replied => "replied",
+            TicketState::Reopened => "reopened",
+            TicketState::Confirmed => "confirmed",
+            TicketState::Closed => "closed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TicketState::Dispatched => "已派单，等待部门签收",
+            TicketState::Accepted => "部门已签收",
+            TicketState::Returned => "已退单，等待重新派单",
+            TicketState::InProgress => "办理中",
+            TicketState::WaitingCitizen => "等待您补充信息",
+            TicketState::Replied => "部门已答复，等待您确认",
+            TicketState::Reopened => "已重新办理",
+            TicketState::Confirmed => "您已确认办结",
+            TicketState::Closed => "已办结",
+        }
+    }
+
+    /// Whether the lifecycle allows `self` → `to`.
+    pub fn can_go_to(self, to: TicketState) -> bool {
+        use TicketState::*;
+        matches!(
+            (self, to),
+            (Dispatched, Accepted | Returned)
+                | (Returned, Dispatched)
+                | (Accepted, InProgress | WaitingCitizen | Replied)
+                | (InProgress | Reopened, WaitingCitizen | Replied)
+                | (WaitingCitizen, InProgress)
+                | (Replied, Confirmed | Reopened | Closed)
+                | (Confirmed, Closed)
+        )
+    }
+
+    pub fn is_open(self) -> bool {
+        !matches!(self, TicketState::Confirmed | TicketState::Closed)
+    }
+}
+
+impl std::str::FromStr for TicketState {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<TicketState> {
+        TicketState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| Error::UnknownState(text.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub number: String,
+    pub kind: String,
+    pub category: String,
+    pub department: String,
+    pub district: Option<String>,
+    pub citizen_id: Option<String>,
+    pub contact: Option<String>,
+    pub summary: String,
+    pub location: String,
+    pub happened: Option<String>,
+    pub urgent: bool,
+    pub state: TicketState,
+    pub response_due: i64,
+    pub resolve_due: i64,
+    pub paused_since: Option<i64>,
+    pub supervised: bool,
+    pub accepted_at: Option<i64>,
+    pub replied_at: Option<i64>,
+    pub reply: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub kind: String,
+    pub category: String,
+    pub department: String,
+    pub district: Option<String>,
+    pub citizen_id: Option<String>,
+    pub contact: Option<String>,
+    pub summary: String,
+    pub location: String,
+    pub happened: Option<String>,
+    pub urgent: bool,
+    pub response_due: i64,
+    pub resolve_due: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketEvent {
+    pub actor: String,
+    pub action: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub note: Option<String>,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coop {
+    pub department: String,
+    pub state: String,
+    pub due: i64,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub recipient: String,
+    pub ticket_number: Option<String>,
+    pub text: String,
+    pub created_at: i64,
+}
+
+const TICKET_COLUMNS: &str = "number, kind, category, department, district, citizen_id, contact, summary, location, \
+     happened, urgent, state, response_due, resolve_due, paused_since, supervised, accepted_at, replied_at, reply, \
+     created_at, updated_at";
+
+fn ticket_from_row(row: &sqlx::any::AnyRow) -> Result<Ticket> {
+    let state: String = row.try_get("state")?;
+    Ok(Ticket {
+        number: row.try_get("number")?,
+        kind: row.try_get("kind")?,
+        category: row.try_get("category")?,
+        department: row.try_get("department")?,
+        district: row.try_get("district")?,
+        citizen_id: row.try_get("citizen_id")?,
+        contact: row.try_get("contact")?,
+        summary: row.try_get("summary")?,
+        location: row.try_get("location")?,
+        happened: row.try_get("happened")?,
+        urgent: row.try_get::<i64, _>("urgent")? != 0,
+        state: state.parse()?,
+        response_due: row.try_get("response_due")?,
+        resolve_due: row.try_get("resolve_due")?,
+        paused_since: row.try_get("paused_since")?,
+        supervised: row.try_get::<i64, _>("supervised")? != 0,
+        accepted_at: row.try_get("accepted_at")?,
+        replied_at: row.try_get("replied_at")?,
+        reply: row.try_get("reply")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// What a lifecycle step may also change.
+#[derive(Debug, Clone, Default)]
+pub struct StepChanges {
+    pub department: Option<String>,
+    pub reply: Option<String>,
+    pub resolve_due: Option<i64>,
+    pub response_due: Option<i64>,
+}
+
+impl Store {
+    /// Creates a ticket, already dispatched to its lead department, with a notification
+    /// for the citizen.
+    pub async fn create_ticket(&self, new: &NewTicket, now: i64) -> Result<Ticket> {
+        let number = format!(
+            "RX{}{:06}",
+            crate::applications::day_of(now),
+            uuid::Uuid::new_v4().as_u128() % 1_000_000
+        );
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             NULL, 0, NULL, NULL, NULL, $15, $15)"
+        ))
+        .bind(&number)
+        .bind(&new.kind)
+        .bind(&new.category)
+        .bind(&new.department)
+        .bind(&new.district)
+        .bind(&new.citizen_id)
+        .bind(&new.contact)
+        .bind(&new.summary)
+        .bind(&new.location)
+        .bind(&new.happened)
+        .bind(i64::from(new.urgent))
+        .bind(TicketState::Dispatched.as_str())
+        .bind(new.response_due)
+        .bind(new.resolve_due)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        ticket_event(
+            &mut tx,
+            &number,
+            "system",
+            "dispatch",
+            "created",
+            "dispatched",
+            Some(&new.department),
+            now,
+        )
+        .await?;
+        if let Some(citizen) = &new.citizen_id {
+            notify(
+                &mut tx,
+                citizen,
+                &number,
+                &format!("您的诉求已登记，编号 {number}，已派往承办部门。"),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.ticket(&number).await?.ok_or_else(|| Error::NotFound(number))
+    }
+
+    pub async fn ticket(&self, number: &str) -> Result<Option<Ticket>> {
+        let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1"))
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    pub async fn tickets_of(&self, citizen_id: &str) -> Result<Vec<Ticket>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE citizen_id = $1 ORDER BY created_at DESC, number DESC"
+        ))
+        .bind(citizen_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// A department's open tickets (as lead or co-handler), nearest deadline first.
+    pub async fn ticket_queue(&self, department: &str) -> Result<Vec<Ticket>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE (department = $1 OR number IN \
+             (SELECT number FROM ticket_coops WHERE department = $1)) AND state NOT IN ('confirmed', 'closed') \
+             ORDER BY resolve_due, number"
+        ))
+        .bind(department)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    pub async fn all_tickets(&self) -> Result<Vec<Ticket>> {
+        let rows = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY created_at"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// One lifecycle step, audited, with an optional message to the citizen.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ticket_step(
+        &self,
+        number: &str,
+        actor: &str,
+        action: &str,
+        to: TicketState,
+        note: Option<&str>,
+        changes: StepChanges,
+        citizen_message: Option<&str>,
+        now: i64,
+    ) -> Result<Ticket> {
+        let current = self
+            .ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        if !current.state.can_go_to(to) {
+            return Err(Error::InvalidTransition {
+                from: current.state.as_str(),
+                to: to.as_str(),
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        // The clock stops while waiting for the citizen and the lost time is given back.
+        let mut resolve_due = changes.resolve_due.unwrap_or(current.resolve_due);
+        let paused_since = match (current.state, to) {
+            (_, TicketState::WaitingCitizen) => Some(now),
+            (TicketState::WaitingCitizen, _) => {
+                resolve_due += now - current.paused_since.unwrap_or(now);
+                None
+            }
+            _ => current.paused_since,
+        };
+        let accepted_at = if to == TicketState::Accepted {
+            Some(now)
+        } else {
+            current.accepted_at
+        };
+        let replied_at = if to == TicketState::Replied {
+            Some(now)
+        } else {
+            current.replied_at
+        };
+        let updated = sqlx::query(
+            "UPDATE tickets SET state = $1, department = $2, reply = $3, resolve_due = $4, response_due = $5, \
+             paused_since = $6, accepted_at = $7, replied_at = $8, updated_at = $9 WHERE number = $10 AND state = $11",
+        )
+        .bind(to.as_str())
+        .bind(changes.department.as_ref().unwrap_or(&current.department))
+        .bind(changes.reply.as_ref().or(current.reply.as_ref()))
+        .bind(resolve_due)
+        .bind(changes.response_due.unwrap_or(current.response_due))
+        .bind(paused_since)
+        .bind(accepted_at)
+        .bind(replied_at)
+        .bind(now)
+        .bind(number)
+        .bind(current.state.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::Conflict(number.to_string()));
+        }
+        ticket_event(
+            &mut tx,
+            number,
+            actor,
+            action,
+            current.state.as_str(),
+            to.as_str(),
+            note,
+            now,
+        )
+        .await?;
+        if let (Some(citizen), Some(message)) = (&current.citizen_id, citizen_message) {
+            notify(&mut tx, citizen, number, message, now).await?;
+        }
+        tx.commit().await?;
+        self.ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    /// An extension of the resolution deadline, only before it passes.
+    pub async fn extend_ticket(
+        &self,
+        number: &str,
+        actor: &str,
+        new_due: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<Ticket> {
+        let current = self
+            .ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        if now > current.resolve_due || !current.state.is_open() {
+            return Err(Error::InvalidTransition {
+                from: "overdue",
+                to: "extended",
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE tickets SET resolve_due = $1, updated_at = $2 WHERE number = $3")
+            .bind(new_due)
+            .bind(now)
+            .bind(number)
+            .execute(&mut *tx)
+            .await?;
+        let state = current.state.as_str();
+        ticket_event(&mut tx, number, actor, "extend", state, state, Some(reason), now).await?;
+        tx.commit().await?;
+        self.ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    /// 吹哨报到: the lead department summons a co-handling department with its own deadline.
+    pub async fn summon(&self, number: &str, actor: &str, department: &str, due: i64, now: i64) -> Result<()> {
+        let current = self
+            .ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        if !current.state.is_open() {
+            return Err(Error::InvalidTransition {
+                from: current.state.as_str(),
+                to: "summoned",
+            });
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM ticket_coops WHERE number = $1 AND department = $2")
+            .bind(number)
+            .bind(department)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ticket_coops (number, department, state, due, note) VALUES ($1, $2, 'summoned', $3, NULL)",
+        )
+        .bind(number)
+        .bind(department)
+        .bind(due)
+        .execute(&mut *tx)
+        .await?;
+        let state = current.state.as_str();
+        ticket_event(&mut tx, number, actor, "summon", state, state, Some(department), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A co-handling department accepts (`accepted`) or reports back (`replied`).
+    pub async fn coop_step(
+        &self,
+        number: &str,
+        department: &str,
+        to: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let current = self
+            .ticket(number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        let updated = sqlx::query(
+            "UPDATE ticket_coops SET state = $1, note = COALESCE($2, note) WHERE number = $3 AND department = $4",
+        )
+        .bind(to)
+        .bind(note)
+        .bind(number)
+        .bind(department)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::NotFound(format!("{number}/{department}")));
+        }
+        let mut tx = self.pool.begin().await?;
+        let state = current.state.as_str();
+        ticket_event(
+            &mut tx,
+            number,
+            department,
+            &format!("coop_{to}"),
+            state,
+            state,
+            note,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn coops(&self, number: &str) -> Result<Vec<Coop>> {
+        let rows =
+            sqlx::query("SELECT department, state, due, note FROM ticket_coops WHERE number = $1 ORDER BY department")
+                .bind(number)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Coop {
+                    department: row.try_get("department")?,
+                    state: row.try_get("state")?,
+                    due: row.try_get("due")?,
+                    note: row.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn ticket_events(&self, number: &str) -> Result<Vec<TicketEvent>> {
+        let rows = sqlx::query(
+            "SELECT actor, action, from_state, to_state, note, at FROM ticket_events WHERE number = $1 ORDER BY seq",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TicketEvent {
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    from_state: row.try_get("from_state")?,
+                    to_state: row.try_get("to_state")?,
+                    note: row.try_get("note")?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The SLA sweep: marks open tickets past a deadline as supervised (督办) once, audits it
+    /// and tells the citizen. Returns the numbers escalated now.
+    pub async fn sweep_overdue(&self, now: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE supervised = 0 AND state NOT IN ('confirmed', 'closed', 'replied', 'waiting_citizen') \
+             AND ((state IN ('dispatched', 'returned') AND response_due < $1) OR resolve_due < $1)"
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut escalated = Vec::new();
+        for row in &rows {
+            let ticket = ticket_from_row(row)?;
+            let mut tx = self.pool.begin().await?;
+            let updated =
+                sqlx::query("UPDATE tickets SET supervised = 1, updated_at = $1 WHERE number = $2 AND supervised = 0")
+                    .bind(now)
+                    .bind(&ticket.number)
+                    .execute(&mut *tx)
+                    .await?;
+            if updated.rows_affected() == 1 {
+                let which = if matches!(ticket.state, TicketState::Dispatched | TicketState::Returned) {
+                    "签收超时"
+                } else {
+                    "办理超时"
+                };
+                let state = ticket.state.as_str();
+                ticket_event(
+                    &mut tx,
+                    &ticket.number,
+                    "sla-sweeper",
+                    "supervise",
+                    state,
+                    state,
+                    Some(which),
+                    now,
+                )
+                .await?;
+                notify(
+                    &mut tx,
+                    &format!("dept:{}", ticket.department),
+                    &ticket.number,
+                    &format!("工单 {} {which}，已列入督办。", ticket.number),
+                    now,
+                )
+                .await?;
+                if let Some(citizen) = &ticket.citizen_id {
+                    notify(
+                        &mut tx,
+                        citizen,
+                        &ticket.number,
+                        &format!(
+                            "您的诉求 {} 已超过时限，已由热线督办，我们会尽快给您答复。",
+                            ticket.number
+                        ),
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                escalated.push(ticket.number);
+            }
+        }
+        Ok(escalated)
+    }
+
+    pub async fn notifications(&self, recipient: &str) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT recipient, ticket_number, text, created_at FROM notifications WHERE recipient = $1 ORDER BY id",
+        )
+        .bind(recipient)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Notification {
+                    recipient: row.try_get("recipient")?,
+                    ticket_number: row.try_get("ticket_number")?,
+                    text: row.try_get("text")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ticket_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    number: &str,
+    actor: &str,
+    action: &str,
+    from: &str,
+    to: &str,
+    note: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM ticket_events WHERE number = $1")
+        .bind(number)
+        .fetch_one(&mut **tx)
+        .await?;
+    let seq: i64 = row.try_get("n")?;
+    sqlx::query(
+        "INSERT INTO ticket_events (number, seq, actor, action, from_state, to_state, note, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(number)
+    .bind(seq + 1)
+    .bind(actor)
+    .bind(action)
+    .bind(from)
+    .bind(to)
+    .bind(note)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    recipient: &str,
+    ticket: &str,
+    text: &str,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO notifications (recipient, ticket_number, text, created_at, sent_at) VALUES ($1, $2, $3, $4, NULL)",
+    )
+    .bind(recipient)
+    .bind(ticket)
+    .bind(text)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TicketState::*;
+
+    #[test]
+    fn the_lifecycle_allows_only_its_steps() {
+        assert!(Dispatched.can_go_to(Returned) && Returned.can_go_to(Dispatched));
+        assert!(Replied.can_go_to(Reopened) && Reopened.can_go_to(Replied));
+        assert!(!Dispatched.can_go_to(Closed));
+        assert!(!Closed.can_go_to(Reopened));
+        for state in super::TicketState::ALL {
+            assert_eq!(state.as_str().parse::<super::TicketState>().unwrap(), state);
+        }
+    }
+}
