@@ -140,6 +140,12 @@ pub struct ServeConfig {
     /// JWKS file with the identity provider's RS256 public keys.
     #[arg(long, env = "BANSHI_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+    /// Days within which a citizen may change a rating (好差评).
+    #[arg(long, env = "BANSHI_RATING_WINDOW_DAYS", default_value_t = 7)]
+    pub rating_window_days: u32,
+    /// Working days a department has to rectify after a bad rating.
+    #[arg(long, env = "BANSHI_RECTIFICATION_DAYS", default_value_t = 5)]
+    pub rectification_days: u32,
     /// Development identity provider (demo users, POST /api/v1/dev/login): auto = on when
     /// listening on a loopback address, off otherwise.
     #[arg(long, env = "BANSHI_DEV_LOGIN", value_enum, default_value_t = DevLogin::Auto)]

@@ -103,7 +103,9 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let n_users = api::demo::seed(&store, &departments).await?;
             tracing::warn!(n_users, "development identity provider on: demo users can log in without a password");
         }
-        let state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
+        let mut state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
+        state.rating_window_days = config.rating_window_days;
+        state.rectification_days = config.rectification_days;
         if config.reload_interval_secs > 0 {
             tokio::spawn(api::tasks::reload_knowledge(
                 state.clone(),

@@ -136,6 +136,7 @@ pub async fn chat(
                 if let Some(user) = &user {
                     let submitted = submit(&state, user, &submission, &mut reply).await?;
                     next.rateable = Some(("application".into(), submitted.number.clone()));
+                    reply.quick_replies.push("评价本次服务".into());
                     application = Some(submitted);
                 }
             }

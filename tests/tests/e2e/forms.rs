@@ -595,3 +595,27 @@ async fn an_issued_combined_license_lands_in_the_wallet() {
     assert_eq!(license.number, number);
     store.close().await;
 }
+
+#[test]
+fn several_fields_in_one_message_and_cancel_needs_a_confirmation() {
+    let engine = crate::common::engine();
+    let context = bot::Context::anonymous();
+    let (state, reply) = bot::respond(&engine, &context, &bot::DialogueState::default(), "我要在线办理社保卡").unwrap();
+    assert_eq!(reply.form.as_ref().unwrap().state, "collecting");
+    let (state, reply) = bot::respond(&engine, &context, &state, "我叫张三，电话13912345678").unwrap();
+    let form = reply.form.unwrap();
+    let value = |name: &str| form.fields.iter().find(|f| f.name == name).and_then(|f| f.value.clone());
+    assert_eq!(value("name").as_deref(), Some("张三"));
+    assert_eq!(value("mobile").as_deref(), Some("13912345678"));
+    assert_eq!(form.missing[0], "id_number", "asks the next missing field");
+
+    let (asked, reply) = bot::respond(&engine, &context, &state, "取消").unwrap();
+    assert!(reply.text.contains("确定要取消"), "{}", reply.text);
+    let (kept, reply) = bot::respond(&engine, &context, &asked, "继续办理").unwrap();
+    assert_eq!(reply.form.unwrap().state, "collecting", "not cancelled without a yes");
+    assert!(kept.form.is_some());
+    let (asked, _) = bot::respond(&engine, &context, &kept, "取消").unwrap();
+    let (gone, reply) = bot::respond(&engine, &context, &asked, "确认取消").unwrap();
+    assert_eq!(reply.form.unwrap().state, "cancelled");
+    assert!(gone.form.is_none());
+}
