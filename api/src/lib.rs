@@ -7,6 +7,7 @@
 //! one, and there is never a moment without an index.
 
 pub mod auth;
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demo;

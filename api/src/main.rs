@@ -9,7 +9,7 @@ use api::config::{
     AskArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs,
     ServeConfig, TicketCommand,
 };
-use api::state::{AppState, KnowledgeSource, load_engine};
+use api::state::{AppState, KnowledgeSource, load_engine, load_model};
 use api::wire::{AskOutput, SearchResponse};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -36,6 +36,8 @@ fn main() -> ExitCode {
             ..
         }) => eval_tickets(&dataset, &knowledge),
         Command::Eval(args) => eval(args),
+        Command::Train(args) => train(&args),
+        Command::Bench(args) => api::bench::run(&args),
         Command::Ticket {
             command: TicketCommand::Classify { json, batch, knowledge },
         } => classify(json, &batch, &knowledge),
@@ -69,16 +71,24 @@ fn index_config(args: &KnowledgeArgs) -> index::IndexConfig {
 
 fn engine(args: &KnowledgeArgs) -> anyhow::Result<bot::Engine> {
     let dir = args.dir();
-    load_engine(&dir, false, index_config(args), None).with_context(|| format!("无法加载知识库 {}", dir.display()))
+    let model = load_model(&args.model_dir(), args.mode, args.fusion);
+    let mut engine = load_engine(&dir, false, index_config(args), None, model.as_ref())
+        .with_context(|| format!("无法加载知识库 {}", dir.display()))?;
+    engine.mode = args.mode;
+    engine.fusion = args.fusion;
+    Ok(engine)
 }
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        let knowledge = config.knowledge.clone();
+        let model = tokio::task::spawn_blocking(move || load_model(&knowledge.model_dir(), knowledge.mode, knowledge.fusion)).await?;
         let source = KnowledgeSource {
             dir: config.knowledge.dir(),
             strict: config.strict,
             index: index_config(&config.knowledge),
+            model,
         };
         let started = Instant::now();
         let fingerprint = source.fingerprint();
@@ -87,7 +97,10 @@ fn serve(config: ServeConfig) -> anyhow::Result<()> {
             .await?
             .with_context(|| format!("无法加载知识库 {}", source.dir.display()))?;
         tracing::info!(n_guides = engine.corpus.len(), dir = %source.dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "knowledge loaded");
-        tracing::warn!("search mode: bm25 only (no dense encoder in this build)");
+        match engine.semantic.is_some() {
+            true => tracing::info!(mode = ?engine.default_mode(), fusion = ?engine.fusion, "search: encoder loaded"),
+            false => tracing::warn!("search: BM25 only (degraded: no encoder); /readyz says so"),
+        }
         let store = backend::Store::open(&config.database_url)
             .await
             .with_context(|| format!("无法打开数据库 {}", backend::redact(&config.database_url)))?;
@@ -145,14 +158,24 @@ async fn shutdown_signal() {
 
 fn search(args: SearchArgs) -> anyhow::Result<()> {
     let engine = engine(&args.knowledge)?;
-    let hits = engine.index.search(&args.query, args.limit)?;
+    let ranked = engine.retrieve(&args.query, args.limit, args.knowledge.mode)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let response = SearchResponse::new(hits, false);
+        let response = SearchResponse {
+            hits: ranked
+                .iter()
+                .map(|r| api::wire::SearchHit {
+                    id: r.id.clone(),
+                    title: r.title.clone(),
+                    score: r.score,
+                    snippet: None,
+                })
+                .collect(),
+        };
         serde_json::to_writer(&mut out, &response)?;
         writeln!(out)?;
     } else {
-        for hit in hits {
+        for hit in ranked {
             writeln!(out, "{:>7.3}  {:<40} {}", hit.score, hit.id, hit.title)?;
         }
     }
@@ -259,9 +282,11 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "dataset: {} · segmentation: {:?} · mode: bm25",
+        "dataset: {} · segmentation: {:?} · mode: {:?} · fusion: {:?}",
         args.dataset.display(),
-        args.knowledge.segmentation
+        args.knowledge.segmentation,
+        engine.default_mode(),
+        engine.fusion
     );
     print!("{}", report.table());
     println!(
@@ -332,5 +357,42 @@ fn eval_tickets(dataset: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow:
         dataset.display()
     );
     print!("{report}");
+    Ok(())
+}
+
+fn train(args: &KnowledgeArgs) -> anyhow::Result<()> {
+    let model_dir = args.model_dir();
+    let model = load_model(&model_dir, bot::Mode::Hybrid, args.fusion).with_context(|| {
+        format!(
+            "没有可用的模型：请先运行 scripts/fetch-models.sh（{}）",
+            model_dir.display()
+        )
+    })?;
+    let outcome = knowledge::Corpus::load(&args.dir())?;
+    let corpus = outcome.corpus;
+    let mut cache = bot::semantic::EmbeddingCache::open(Some(&model.cache_dir), &model.encoder);
+    for (name, examples) in [("intent", &corpus.intent_examples), ("ticket", &corpus.ticket_examples)] {
+        let started = Instant::now();
+        let head = bot::semantic::train_head(&model.encoder, &mut cache, examples)?;
+        let path = bot::semantic::head_path(&model.cache_dir, &model.encoder, name);
+        std::fs::create_dir_all(path.parent().unwrap_or(&model.cache_dir))?;
+        head.save(&path)?;
+        let texts: Vec<&str> = examples.iter().map(|(_, t)| t.as_str()).collect();
+        let vectors = cache.embed(&model.encoder, &texts, models::TextKind::Query)?;
+        let correct = examples
+            .iter()
+            .zip(&vectors)
+            .filter(|((label, _), v)| head.predict(v).0 == label)
+            .count();
+        println!(
+            "{name} head: {} examples, {} labels, training accuracy {:.3}, {:.1} s → {}",
+            examples.len(),
+            head.labels.len(),
+            correct as f64 / examples.len().max(1) as f64,
+            started.elapsed().as_secs_f64(),
+            path.display()
+        );
+    }
+    cache.save()?;
     Ok(())
 }

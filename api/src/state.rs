@@ -14,13 +14,56 @@ pub struct KnowledgeSource {
     pub dir: PathBuf,
     pub strict: bool,
     pub index: index::IndexConfig,
+    /// The encoder (loaded once, kept across reloads) and the cache folder for embeddings and heads.
+    pub model: Option<ModelSetup>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelSetup {
+    pub encoder: Arc<models::Encoder>,
+    pub cache_dir: PathBuf,
+    pub mode: bot::Mode,
+    pub fusion: bot::Fusion,
+}
+
+/// Loads the encoder from `model_dir` (the E5S1 file, or an HF folder); `None`, said loudly,
+/// when the files are missing: the assistant then runs on BM25 alone.
+pub fn load_model(model_dir: &Path, mode: bot::Mode, fusion: bot::Fusion) -> Option<ModelSetup> {
+    if mode == bot::Mode::Bm25 {
+        return None;
+    }
+    let file = model_dir.join("e5-small-q4.bin");
+    let path = if file.is_file() {
+        file
+    } else if model_dir.join("config.json").is_file() {
+        model_dir.to_path_buf()
+    } else {
+        tracing::warn!(dir = %model_dir.display(), "model files missing: DEGRADED MODE, BM25 only (run scripts/fetch-models.sh)");
+        return None;
+    };
+    let started = std::time::Instant::now();
+    match models::Encoder::load(&path) {
+        Ok(encoder) => {
+            tracing::info!(path = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "encoder loaded");
+            Some(ModelSetup {
+                encoder: Arc::new(encoder),
+                cache_dir: model_dir.join("cache"),
+                mode,
+                fusion,
+            })
+        }
+        Err(err) => {
+            tracing::error!(error = %err, path = %path.display(), "cannot load the encoder: DEGRADED MODE, BM25 only");
+            None
+        }
+    }
 }
 
 impl KnowledgeSource {
     /// Loads and indexes the folder. Invalid guides are skipped with a warning, or, in strict
     /// mode, refuse the whole load.
     pub fn load(&self) -> anyhow::Result<Engine> {
-        load_engine(&self.dir, self.strict, self.index, None)
+        load_engine(&self.dir, self.strict, self.index, None, self.model.as_ref())
     }
 
     /// The folder's fingerprint now: take it before `load` and hand it to the reloader.
@@ -30,7 +73,7 @@ impl KnowledgeSource {
 
     /// A reload: like `load`, but a guide whose file broke keeps its version in `previous`.
     pub fn reload(&self, previous: &knowledge::Corpus) -> anyhow::Result<Engine> {
-        load_engine(&self.dir, self.strict, self.index, Some(previous))
+        load_engine(&self.dir, self.strict, self.index, Some(previous), self.model.as_ref())
     }
 }
 
@@ -39,6 +82,7 @@ pub fn load_engine(
     strict: bool,
     config: index::IndexConfig,
     previous: Option<&knowledge::Corpus>,
+    model: Option<&ModelSetup>,
 ) -> anyhow::Result<Engine> {
     let mut outcome = knowledge::Corpus::load(dir)?;
     for diagnostic in &outcome.diagnostics {
@@ -60,7 +104,15 @@ pub fn load_engine(
         }
         outcome.corpus
     };
-    Ok(Engine::new(corpus, config)?)
+    let mut engine = match model {
+        Some(model) => Engine::with_encoder(corpus, config, model.encoder.clone(), Some(&model.cache_dir))?,
+        None => Engine::new(corpus, config)?,
+    };
+    if let Some(model) = model {
+        engine.mode = model.mode;
+        engine.fusion = model.fusion;
+    }
+    Ok(engine)
 }
 
 #[derive(Clone)]

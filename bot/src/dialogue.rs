@@ -167,6 +167,9 @@ pub fn respond(
     if let Some(intent) = signals.decided {
         return Ok((next, canned(engine, intent)));
     }
+    if engine.default_mode() != crate::Mode::Bm25 {
+        return semantic_turn(engine, context, state, next, message, focus, &signals, applying);
+    }
     let hits = engine.index.search(message, 5)?;
     let thresholds = engine.thresholds;
     let top_confidence = hits.first().map_or(0.0, confidence);
@@ -552,4 +555,113 @@ fn rating_turn_with(
         },
     });
     (next.clone(), reply)
+}
+
+/// The turn when the encoder is installed: the intent head decides what kind of message it
+/// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
+#[allow(clippy::too_many_arguments)]
+fn semantic_turn(
+    engine: &Engine,
+    context: &crate::Context<'_>,
+    state: &DialogueState,
+    next: DialogueState,
+    message: &str,
+    focus: Focus,
+    signals: &crate::Signals,
+    applying: bool,
+) -> Result<(DialogueState, Reply)> {
+    let probabilities = engine.intent_probabilities(message)?.unwrap_or_default();
+    let p = |label: &str| probabilities.iter().find(|(l, _)| l == label).map_or(0.0, |(_, p)| *p);
+    let (head_intent, head_p) = probabilities
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(("service", 1.0), |(l, p)| (l.as_str(), *p));
+    let ranked = engine.retrieve(message, 5, engine.default_mode())?;
+
+    // A follow-up about the guide just discussed: “那要带什么材料？”
+    if let Some(last) = &state.last_guide
+        && focus != Focus::General
+        && Focus::is_bare_follow_up(message)
+    {
+        let last = last.clone();
+        return Ok(answer_guide(engine, next, &last, focus, message));
+    }
+    if signals.chitchat && head_intent != "service" {
+        return Ok((next, canned(engine, Intent::Chitchat)));
+    }
+    match head_intent {
+        "complaint" if head_p >= 0.5 => {
+            return Ok(intake_reply(
+                next,
+                crate::tickets::start(message, context.user.is_some()),
+            ));
+        }
+        "chitchat" if head_p >= 0.6 => return Ok((next, canned(engine, Intent::Chitchat))),
+        "human" if head_p >= 0.6 => return Ok((next, canned(engine, Intent::Human))),
+        "rating" if head_p >= 0.6 => return Ok(start_rating(engine, next, context, message)),
+        "status" if head_p >= 0.6 => {
+            if context.user.is_some() {
+                let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
+                reply.effect = Some(crate::Effect::ListStatus);
+                return Ok((next, reply));
+            }
+            return Ok((next, canned(engine, Intent::Status)));
+        }
+        _ => {}
+    }
+    let p_service = p("service");
+    // Out of scope when the head says so, or when a named document is unknown to every
+    // guide and the head is not sure of a service.
+    let unknown = unknown_document(&engine.index, message);
+    // A strong lexical match (the guide's own words) outweighs the head's doubt.
+    let lexical = ranked.first().and_then(|r| r.bm25.as_ref()).map_or(0.0, confidence);
+    let head_declines = p("out_of_scope") > p_service && lexical < engine.thresholds.answer;
+    if head_declines || (unknown.is_some() && p_service < 0.8) || ranked.is_empty() {
+        if signals.complaint_hint && p("complaint") > p("out_of_scope") {
+            return Ok(intake_reply(
+                next,
+                crate::tickets::start(message, context.user.is_some()),
+            ));
+        }
+        return Ok((
+            next,
+            fallback(engine, Intent::OutOfScope, unknown.as_deref().unwrap_or(message)),
+        ));
+    }
+    let top = &ranked[0];
+    let close: Vec<&crate::Ranked> = ranked
+        .iter()
+        .take(3)
+        .filter(|r| r.score >= top.score * engine.thresholds.hybrid_ambiguous_ratio)
+        .collect();
+    let guides: Vec<GuideHit> = ranked
+        .iter()
+        .map(|r| GuideHit {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            score: r.score,
+        })
+        .collect();
+    if close.len() == 1 || p_service >= 0.9 {
+        let id = top.id.clone();
+        if applying && let Some(form) = engine.corpus.form(&id) {
+            let mut next = next;
+            next.last_guide = Some(id);
+            return Ok(start_form(engine, context, next, &form));
+        }
+        let (next, mut reply) = answer_guide(engine, next, &id, focus, message);
+        reply.guides = guides;
+        return Ok((next, reply));
+    }
+    let mut next = next;
+    next.candidates = close.iter().map(|r| r.id.clone()).collect();
+    let mut text = String::from("您想了解的是下面哪一项？请点选或回复序号：");
+    for (i, r) in close.iter().enumerate() {
+        text.push_str(&format!("\n{}. {}", i + 1, r.title));
+    }
+    let mut quick_replies: Vec<String> = close.iter().map(|r| r.title.clone()).collect();
+    quick_replies.push(QUICK_REPHRASE.to_string());
+    let mut reply = Reply::new(Intent::Service, text, quick_replies);
+    reply.guides = guides;
+    Ok((next, reply))
 }

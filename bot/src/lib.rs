@@ -10,6 +10,7 @@ mod compose;
 mod dialogue;
 pub mod forms;
 mod intent;
+pub mod semantic;
 pub mod tickets;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct HeldLicense {
 pub enum Error {
     #[error(transparent)]
     Index(#[from] index::Error),
+    #[error(transparent)]
+    Model(#[from] models::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -84,6 +87,8 @@ pub struct Thresholds {
     pub clarify: f32,
     /// A second guide scoring within this ratio of the first makes the match ambiguous.
     pub ambiguous_ratio: f32,
+    /// The same for fused hybrid scores.
+    pub hybrid_ambiguous_ratio: f32,
 }
 
 impl Default for Thresholds {
@@ -92,6 +97,7 @@ impl Default for Thresholds {
             answer: 4.2,
             clarify: 3.6,
             ambiguous_ratio: 1.1,
+            hybrid_ambiguous_ratio: 0.97,
         }
     }
 }
@@ -112,6 +118,73 @@ pub struct Engine {
     pub thresholds: Thresholds,
     /// Picks a 12345 ticket's category.
     pub router: tickets::Router,
+    /// The encoder side, when the model is installed.
+    pub semantic: Option<semantic::Semantic>,
+    /// How BM25 and dense scores are fused.
+    pub fusion: Fusion,
+    /// The retrieval the dialogue uses (hybrid by default; without the encoder, BM25).
+    pub mode: Mode,
+}
+
+/// Which retrieval answers: BM25 alone, the encoder alone, or both fused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Mode, String> {
+        match text {
+            "bm25" => Ok(Mode::Bm25),
+            "dense" => Ok(Mode::Dense),
+            "hybrid" => Ok(Mode::Hybrid),
+            other => Err(format!("unknown mode {other:?} (bm25, dense, hybrid)")),
+        }
+    }
+}
+
+/// Fusion of the two rankings. Measured with `banshi eval --fusion`; see ARCHITECTURE.md.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal-rank fusion with the usual k = 60.
+    Rrf,
+    /// `w · dense (min-max normalised over the guides) + (1 − w) · bm25 / best bm25`.
+    Weighted { dense_weight: f32 },
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion::Weighted { dense_weight: 0.7 }
+    }
+}
+
+impl std::str::FromStr for Fusion {
+    type Err = String;
+    fn from_str(text: &str) -> std::result::Result<Fusion, String> {
+        match text {
+            "rrf" => Ok(Fusion::Rrf),
+            "weighted" => Ok(Fusion::default()),
+            other => match other.strip_prefix("weighted:").and_then(|w| w.parse::<f32>().ok()) {
+                Some(w) if (0.0..=1.0).contains(&w) => Ok(Fusion::Weighted { dense_weight: w }),
+                _ => Err(format!("unknown fusion {other:?} (rrf, weighted, weighted:0.7)")),
+            },
+        }
+    }
+}
+
+/// A guide ranked by the configured retrieval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub id: String,
+    pub title: String,
+    pub score: f32,
+    /// The BM25 hit, when BM25 found the guide.
+    pub bm25: Option<index::Hit>,
+    /// Cosine of the guide's best chunk, when the encoder ran.
+    pub dense: Option<f32>,
 }
 
 impl Engine {
@@ -123,13 +196,136 @@ impl Engine {
             index,
             thresholds: Thresholds::default(),
             router,
+            semantic: None,
+            fusion: Fusion::default(),
+            mode: Mode::Hybrid,
         })
     }
 
-    /// A ticket's category, its lead department and the router's confidence.
+    /// With the encoder: chunk vectors (cached on disk in `cache_dir`) and trained heads.
+    pub fn with_encoder(
+        corpus: Corpus,
+        config: index::IndexConfig,
+        encoder: Arc<models::Encoder>,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Engine> {
+        let semantic = semantic::Semantic::build(encoder, &corpus, cache_dir)?;
+        let mut engine = Engine::new(corpus, config)?;
+        engine.semantic = Some(semantic);
+        Ok(engine)
+    }
+
+    /// The retrieval used when none is asked for: hybrid with the encoder, else BM25.
+    pub fn default_mode(&self) -> Mode {
+        if self.semantic.is_some() { self.mode } else { Mode::Bm25 }
+    }
+
+    /// Guides for a query, best first. Without the encoder every mode is BM25.
+    pub fn retrieve(&self, query: &str, limit: usize, mode: Mode) -> Result<Vec<Ranked>> {
+        let bm25 = self.index.search(query, 10.max(limit))?;
+        let from_bm25 = |hits: &[index::Hit]| -> Vec<Ranked> {
+            hits.iter()
+                .take(limit)
+                .map(|h| Ranked {
+                    id: h.id.clone(),
+                    title: h.title.clone(),
+                    score: h.score,
+                    bm25: Some(h.clone()),
+                    dense: None,
+                })
+                .collect()
+        };
+        let Some(semantic) = &self.semantic else {
+            return Ok(from_bm25(&bm25));
+        };
+        if mode == Mode::Bm25 {
+            return Ok(from_bm25(&bm25));
+        }
+        let query_vector = semantic.embed_query(query)?;
+        let dense = semantic.dense.search(&query_vector, self.corpus.len());
+        let title = |id: &str| self.corpus.guide(id).map_or(id.to_string(), |g| g.title.clone());
+        let mut ranked: Vec<Ranked> = match mode {
+            Mode::Dense | Mode::Bm25 => dense
+                .iter()
+                .map(|d| Ranked {
+                    id: d.guide_id.clone(),
+                    title: title(&d.guide_id),
+                    score: d.score,
+                    bm25: None,
+                    dense: Some(d.score),
+                })
+                .collect(),
+            Mode::Hybrid => {
+                let best_bm25 = bm25.first().map_or(1.0, |h| h.score.max(1e-6));
+                let (low, high) = dense
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(lo, hi), d| (lo.min(d.score), hi.max(d.score)));
+                dense
+                    .iter()
+                    .enumerate()
+                    .map(|(dense_rank, d)| {
+                        let bm25_hit = bm25.iter().position(|h| h.id == d.guide_id);
+                        let score = match self.fusion {
+                            Fusion::Rrf => {
+                                1.0 / (60.0 + dense_rank as f32 + 1.0)
+                                    + bm25_hit.map_or(0.0, |r| 1.0 / (60.0 + r as f32 + 1.0))
+                            }
+                            Fusion::Weighted { dense_weight } => {
+                                let d_norm = if high > low {
+                                    (d.score - low) / (high - low)
+                                } else {
+                                    1.0
+                                };
+                                let b_norm = bm25_hit.map_or(0.0, |r| bm25[r].score / best_bm25);
+                                dense_weight * d_norm + (1.0 - dense_weight) * b_norm
+                            }
+                        };
+                        Ranked {
+                            id: d.guide_id.clone(),
+                            title: title(&d.guide_id),
+                            score,
+                            bm25: bm25_hit.map(|r| bm25[r].clone()),
+                            dense: Some(d.score),
+                        }
+                    })
+                    .collect()
+            }
+        };
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+        ranked.truncate(limit);
+        Ok(ranked)
+    }
+
+    /// A ticket's category, its lead department and the classifier's confidence: the
+    /// encoder's head when installed, else naive Bayes over the index's terms.
     pub fn route(&self, text: &str) -> Option<(String, String, f32)> {
-        let (category, confidence) = self.router.classify(&self.index.terms(text))?;
+        let (category, confidence) = match self
+            .semantic
+            .as_ref()
+            .and_then(|s| s.ticket_head.as_ref().map(|h| (s, h)))
+        {
+            Some((semantic, head)) => {
+                let vector = semantic.embed_query(text).ok()?;
+                let (label, p) = head.predict(&vector);
+                (label.to_string(), p)
+            }
+            None => self.router.classify(&self.index.terms(text))?,
+        };
         let department = self.corpus.tickets.department_of(&category)?.to_string();
         Some((category, department, confidence))
+    }
+
+    /// Intent probabilities from the encoder's head, when installed.
+    pub fn intent_probabilities(&self, text: &str) -> Result<Option<Vec<(String, f32)>>> {
+        let Some(semantic) = &self.semantic else {
+            return Ok(None);
+        };
+        let Some(head) = &semantic.intent_head else {
+            return Ok(None);
+        };
+        let vector = semantic.embed_query(text)?;
+        Ok(Some(
+            head.labels.iter().cloned().zip(head.probabilities(&vector)).collect(),
+        ))
     }
 }

@@ -22,3 +22,50 @@ fn eval_set_meets_the_foundation_targets() {
     assert!(report.recall_at_3 >= 0.92, "{context}");
     assert!(report.intent_accuracy >= 0.85, "{context}");
 }
+
+/// With the encoder (scripts/fetch-models.sh): hybrid retrieval beats dense alone and BM25
+/// alone, and the intent head keeps intent accuracy up. Floors a little under the measured
+/// figures (see the model issue's closing note), so a regression fails here.
+#[test]
+fn hybrid_beats_each_retrieval_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model_dir = std::env::var_os("BANSHI_MODEL_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../.cache/models"));
+    let model_file = model_dir.join("e5-small-q4.bin");
+    if !model_file.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the model: run scripts/fetch-models.sh"
+        );
+        eprintln!(
+            "skipping: {} missing (run scripts/fetch-models.sh)",
+            model_file.display()
+        );
+        return;
+    }
+    let encoder = std::sync::Arc::new(models::Encoder::load(&model_file).unwrap());
+    let corpus = knowledge::Corpus::load(&root.join("../knowledge/data")).unwrap().corpus;
+    let cases = evals::load_dataset(&root.join("data/queries.jsonl")).unwrap();
+    let mut engine = bot::Engine::with_encoder(
+        corpus,
+        index::IndexConfig::default(),
+        encoder,
+        Some(&model_dir.join("cache")),
+    )
+    .unwrap();
+    let mut recall = std::collections::BTreeMap::new();
+    for mode in [bot::Mode::Bm25, bot::Mode::Dense, bot::Mode::Hybrid] {
+        engine.mode = mode;
+        let report = evals::run(&engine, &cases).unwrap();
+        recall.insert(
+            format!("{mode:?}"),
+            (report.recall_at_1, report.intent_accuracy, report.oos_recall),
+        );
+    }
+    let (hybrid, dense, bm25) = (recall["Hybrid"], recall["Dense"], recall["Bm25"]);
+    assert!(hybrid.0 > dense.0 && hybrid.0 > bm25.0, "{recall:?}");
+    assert!(hybrid.0 >= 0.93, "{recall:?}");
+    assert!(hybrid.1 >= 0.95, "{recall:?}");
+    assert!(hybrid.2 >= 0.85, "{recall:?}");
+}

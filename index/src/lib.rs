@@ -8,6 +8,7 @@
 //! guide contains, which the dialogue uses to tell a real match from a look-alike.
 
 mod analyzer;
+pub mod dense;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -3,10 +3,16 @@
 //! A forward pass takes several token sequences packed into one `[tokens, hidden]` matrix:
 //! every token-wise matmul then reads each weight once for the whole batch, with no padding,
 //! and only attention runs per sequence.
+//!
+//! Each layer is split between the encoder's threads by attention heads and by intermediate
+//! units ([`Shard`]): a thread computes its heads' queries, keys, values, attention and their
+//! share of the output projection, or its units' share of the feed-forward block, and the
+//! shares are summed. That is two fork-joins per layer; splitting each matmul instead took a
+//! dozen, and on a short query the second thread spent them waking up.
 
 use std::ops::Range;
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
 use crate::error::{InternalError, Result};
@@ -79,63 +85,107 @@ impl LayerNorm {
 /// short queries and all three beat a plain `[in, out]` matrix by a third.
 const PANEL: usize = 32;
 
-/// `y = x Wᵀ + b`, with `W` stored in panels of [`PANEL`] output columns, each `[in, PANEL]`
-/// row-major. For the few rows of a query, gemm then reads every weight once, in order: on
-/// a plain `[in, out]` matrix its kernel strides across rows of several KB (the prefetchers
-/// lose track and the weights arrive at a third of the memory bandwidth), and on `[out, in]`
-/// it repacks the whole matrix on every call. The panels are split between the pool's
-/// threads, each running its own single-threaded gemm calls.
+/// `y = x Wᵀ (+ b)`, with `W` stored in panels of [`PANEL`] output columns, each
+/// `[in, PANEL]` row-major. For the few rows of a query, gemm then reads every weight once,
+/// in order: on a plain `[in, out]` matrix its kernel strides across rows of several KB (the
+/// prefetchers lose track and the weights arrive at a third of the memory bandwidth), and on
+/// `[out, in]` it repacks the whole matrix on every call.
 pub(crate) struct Linear {
     /// `[n_panels, in, width]`.
     panels: Tensor,
-    bias: Tensor,
+    bias: Option<Tensor>,
 }
 
 impl Linear {
     /// `weight` is `[out, in]` as in the model files.
-    pub fn new(weight: &Tensor, bias: Tensor) -> Result<Linear> {
+    fn new(weight: &Tensor, bias: Option<Tensor>) -> Result<Linear> {
         let (n_out, n_in) = weight.dims2()?;
         // An odd width keeps one panel: the plain layout, slower but right.
-        let width = if n_out % PANEL == 0 { PANEL } else { n_out };
-        let panels = weight.reshape((n_out / width, width, n_in))?.transpose(1, 2)?.contiguous()?;
+        let width = if n_out.is_multiple_of(PANEL) { PANEL } else { n_out };
+        let panels = weight
+            .reshape((n_out / width, width, n_in))?
+            .transpose(1, 2)?
+            .contiguous()?;
         Ok(Linear { panels, bias })
-    }
-
-    /// One linear map computing several stacked along the output dimension.
-    pub fn fused(parts: &[(Tensor, Tensor)]) -> Result<Linear> {
-        let weights: Vec<&Tensor> = parts.iter().map(|(weight, _)| weight).collect();
-        let biases: Vec<&Tensor> = parts.iter().map(|(_, bias)| bias).collect();
-        Linear::new(&Tensor::cat(&weights, 0)?, Tensor::cat(&biases, 0)?)
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let n_tokens = x.dim(0)?;
         let (n_panels, _, width) = self.panels.dims3()?;
-        let per_thread = n_panels.div_ceil(rayon::current_num_threads());
-        let starts: Vec<usize> = (0..n_panels).step_by(per_thread).collect();
-        // [panels, tokens, width], in one piece per thread
-        let mut products = starts
-            .into_par_iter()
-            .map(|start| {
-                let panels = self.panels.narrow(0, start, per_thread.min(n_panels - start))?;
-                x.broadcast_left(panels.dim(0)?)?.matmul(&panels)
-            })
-            .collect::<candle_core::Result<Vec<Tensor>>>()?;
-        let product = match products.len() {
-            1 => products.remove(0),
-            _ => Tensor::cat(&products, 0)?,
+        // [panels, tokens, width] -> [tokens, out]
+        let y = x
+            .broadcast_left(n_panels)?
+            .matmul(&self.panels)?
+            .transpose(0, 1)?
+            .reshape((n_tokens, n_panels * width))?;
+        Ok(match &self.bias {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        })
+    }
+}
+
+/// One thread's share of a layer: some attention heads and some intermediate units.
+struct Shard {
+    /// Queries (pre-scaled by 1/√head_dim), keys and values of the shard's heads.
+    qkv: Linear,
+    /// The columns of the attention output projection that read the shard's heads.
+    attention_output: Linear,
+    intermediate: Linear,
+    /// The columns of the output projection that read the shard's intermediate units.
+    output: Linear,
+    n_heads: usize,
+}
+
+impl Shard {
+    /// The shard's part of the attention block's output, before the bias.
+    fn attention(&self, x: &Tensor, segments: &[Range<usize>]) -> Result<Tensor> {
+        let qkv = self.qkv.forward(x)?;
+        let width = qkv.dim(1)? / 3;
+        let head_dim = width / self.n_heads;
+        let mut contexts = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let n_tokens = segment.len();
+            // [tokens, 3, heads, head_dim] -> [3, heads, tokens, head_dim]
+            let qkv = qkv
+                .narrow(0, segment.start, n_tokens)?
+                .reshape((n_tokens, 3, self.n_heads, head_dim))?
+                .permute((1, 2, 0, 3))?;
+            let query = qkv.get(0)?.contiguous()?;
+            let key = qkv.get(1)?.contiguous()?;
+            let value = qkv.get(2)?.contiguous()?;
+            let probabilities = candle_nn::ops::softmax_last_dim(&query.matmul(&key.t()?)?)?;
+            contexts.push(
+                probabilities
+                    .matmul(&value)?
+                    .transpose(0, 1)?
+                    .reshape((n_tokens, width))?,
+            );
+        }
+        let context = match contexts.len() {
+            1 => contexts.remove(0),
+            _ => Tensor::cat(&contexts, 0)?,
         };
-        Ok(product.transpose(0, 1)?.reshape((n_tokens, n_panels * width))?.broadcast_add(&self.bias)?)
+        self.attention_output.forward(&context)
+    }
+
+    /// The shard's part of the feed-forward block's output, before the bias.
+    fn feed_forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
+        let intermediate = self.intermediate.forward(x)?;
+        let intermediate = match activation {
+            Activation::GeluErf => intermediate.apply_op1_no_bwd(&gelu::GeluErf)?,
+            Activation::GeluTanh => intermediate.gelu()?,
+            Activation::Relu => intermediate.relu()?,
+        };
+        self.output.forward(&intermediate)
     }
 }
 
 pub(crate) struct Layer {
-    /// Query, key and value in one map, queries pre-scaled by 1/√head_dim.
-    qkv: Linear,
-    attention_output: Linear,
+    shards: Vec<Shard>,
+    attention_output_bias: Tensor,
     attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
+    output_bias: Tensor,
     output_norm: LayerNorm,
 }
 
@@ -153,22 +203,92 @@ pub(crate) struct LayerWeights {
 }
 
 impl Layer {
-    pub fn new(weights: LayerWeights, n_heads: usize, eps: f32) -> Result<Layer> {
-        let (query_weight, query_bias) = weights.query;
-        let head_dim = query_weight.dims()[0] / n_heads;
+    /// Splits the layer into `n_shards` shards (fewer if there are fewer heads).
+    pub fn new(weights: LayerWeights, n_heads: usize, eps: f32, n_shards: usize) -> Result<Layer> {
+        let (query_weight, query_bias) = &weights.query;
+        let head_dim = query_weight.dim(0)? / n_heads;
         // Scaling the queries here saves scaling every attention score.
         let scale = 1.0 / (head_dim as f64).sqrt();
         let query = ((query_weight * scale)?, (query_bias * scale)?);
+        let n_units = weights.intermediate.0.dim(0)?;
+        // Every shard gets at least one head and one panel of units.
+        let n_shards = n_shards.clamp(1, n_heads.min(n_units / PANEL).max(1));
+        let heads = split(n_heads, n_shards, 1);
+        let units = split(n_units, n_shards, PANEL);
+        let shards = heads
+            .into_iter()
+            .zip(units)
+            .map(|(heads, units)| {
+                let columns = heads.start * head_dim..heads.end * head_dim;
+                let rows = |(weight, bias): &(Tensor, Tensor)| -> Result<(Tensor, Tensor)> {
+                    Ok((
+                        weight.narrow(0, columns.start, columns.len())?,
+                        bias.narrow(0, columns.start, columns.len())?,
+                    ))
+                };
+                let (q, k, v) = (rows(&query)?, rows(&weights.key)?, rows(&weights.value)?);
+                let qkv_weight = Tensor::cat(&[&q.0, &k.0, &v.0], 0)?;
+                let qkv_bias = Tensor::cat(&[&q.1, &k.1, &v.1], 0)?;
+                let (intermediate_weight, intermediate_bias) = &weights.intermediate;
+                Ok(Shard {
+                    qkv: Linear::new(&qkv_weight, Some(qkv_bias))?,
+                    attention_output: Linear::new(
+                        &weights.attention_output.0.narrow(1, columns.start, columns.len())?,
+                        None,
+                    )?,
+                    intermediate: Linear::new(
+                        &intermediate_weight.narrow(0, units.start, units.len())?,
+                        Some(intermediate_bias.narrow(0, units.start, units.len())?),
+                    )?,
+                    output: Linear::new(&weights.output.0.narrow(1, units.start, units.len())?, None)?,
+                    n_heads: heads.len(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let norm = |(weight, bias): (Tensor, Tensor)| LayerNorm::new(weight, bias, eps);
         Ok(Layer {
-            qkv: Linear::fused(&[query, weights.key, weights.value])?,
-            attention_output: Linear::new(&weights.attention_output.0, weights.attention_output.1)?,
+            shards,
+            attention_output_bias: weights.attention_output.1,
             attention_norm: norm(weights.attention_norm),
-            intermediate: Linear::new(&weights.intermediate.0, weights.intermediate.1)?,
-            output: Linear::new(&weights.output.0, weights.output.1)?,
+            output_bias: weights.output.1,
             output_norm: norm(weights.output_norm),
         })
     }
+
+    fn forward(&self, x: &Tensor, segments: &[Range<usize>], activation: Activation) -> Result<Tensor> {
+        let attended = self.sum_over_shards(|shard| shard.attention(x, segments))?;
+        let x = self
+            .attention_norm
+            .forward(&(x + attended)?.broadcast_add(&self.attention_output_bias)?)?;
+        let output = self.sum_over_shards(|shard| shard.feed_forward(&x, activation))?;
+        self.output_norm
+            .forward(&(x + output)?.broadcast_add(&self.output_bias)?)
+    }
+
+    fn sum_over_shards(&self, part: impl Fn(&Shard) -> Result<Tensor> + Send + Sync) -> Result<Tensor> {
+        let parts: Vec<Tensor> = self.shards.par_iter().map(part).collect::<Result<_>>()?;
+        let mut parts = parts.into_iter();
+        let first = parts.next().expect("a layer has at least one shard");
+        Ok(parts.try_fold(first, |sum, part| sum + part)?)
+    }
+}
+
+/// Cuts `0..n` into `n_parts` ranges as even as whole multiples of `unit` allow (the last
+/// range takes any remainder).
+fn split(n: usize, n_parts: usize, unit: usize) -> Vec<Range<usize>> {
+    let n_units = n / unit;
+    let mut ranges = Vec::with_capacity(n_parts);
+    let mut start = 0;
+    for part in 0..n_parts {
+        let end = if part + 1 == n_parts {
+            n
+        } else {
+            start + (n_units * (part + 1) / n_parts - n_units * part / n_parts) * unit
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
 }
 
 pub(crate) struct Bert {
@@ -180,7 +300,6 @@ pub(crate) struct Bert {
     pub token_type: Tensor,
     pub embedding_norm: LayerNorm,
     pub layers: Vec<Layer>,
-    pub n_heads: usize,
     pub activation: Activation,
 }
 
@@ -209,7 +328,7 @@ impl Bert {
             .broadcast_add(&self.token_type)?;
         let mut x = self.embedding_norm.forward(&x)?;
         for layer in &self.layers {
-            x = self.layer(layer, &x, segments)?;
+            x = layer.forward(&x, segments, self.activation)?;
         }
         let hidden = self.hidden();
         let x: Vec<f32> = x.flatten_all()?.to_vec1()?;
@@ -226,49 +345,18 @@ impl Bert {
             })
             .collect())
     }
+}
 
-    fn layer(&self, layer: &Layer, x: &Tensor, segments: &[Range<usize>]) -> Result<Tensor> {
-        let qkv = layer.qkv.forward(x)?;
-        let context = self.attention(&qkv, segments)?;
-        let attended = layer.attention_output.forward(&context)?;
-        let x = layer.attention_norm.forward(&(x + attended)?)?;
-        let intermediate = layer.intermediate.forward(&x)?;
-        let intermediate = match self.activation {
-            Activation::GeluErf => intermediate.apply_op1_no_bwd(&gelu::GeluErf)?,
-            Activation::GeluTanh => intermediate.gelu()?,
-            Activation::Relu => intermediate.relu()?,
-        };
-        let output = layer.output.forward(&intermediate)?;
-        layer.output_norm.forward(&(x + output)?)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Scaled dot-product attention of each segment over its own tokens; `qkv` is
-    /// `[tokens, 3 * hidden]`, the result `[tokens, hidden]`.
-    fn attention(&self, qkv: &Tensor, segments: &[Range<usize>]) -> Result<Tensor> {
-        let attend = |segment: &Range<usize>| -> Result<Tensor> {
-            let (n_tokens, hidden) = (segment.len(), self.hidden());
-            let head_dim = hidden / self.n_heads;
-            // [tokens, 3, heads, head_dim] -> [3, heads, tokens, head_dim]
-            let qkv = qkv
-                .narrow(0, segment.start, n_tokens)?
-                .reshape((n_tokens, 3, self.n_heads, head_dim))?
-                .permute((1, 2, 0, 3))?;
-            let query = qkv.get(0)?.contiguous()?;
-            let key = qkv.get(1)?.contiguous()?;
-            let value = qkv.get(2)?.contiguous()?;
-            let scores = query.matmul(&key.t()?)?;
-            let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
-            Ok(probabilities
-                .matmul(&value)?
-                .transpose(0, 1)?
-                .reshape((n_tokens, hidden))?)
-        };
-        match segments {
-            [segment] => attend(segment),
-            _ => {
-                let contexts: Vec<Tensor> = segments.par_iter().map(attend).collect::<Result<_>>()?;
-                Ok(Tensor::cat(&contexts, D::Minus2)?)
-            }
-        }
+    #[test]
+    fn split_is_even_in_whole_units() {
+        assert_eq!(split(12, 2, 1), vec![0..6, 6..12]);
+        assert_eq!(split(1536, 2, 32), vec![0..768, 768..1536]);
+        assert_eq!(split(12, 5, 1), vec![0..2, 2..4, 4..7, 7..9, 9..12]);
+        assert_eq!(split(100, 3, 32), vec![0..32, 32..64, 64..100]);
+        assert_eq!(split(7, 1, 32), vec![0..7]);
     }
 }

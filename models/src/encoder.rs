@@ -6,7 +6,7 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::bert::{Activation, Bert, LayerNorm, LayerWeights, Layer, WordTable};
+use crate::bert::{Activation, Bert, Layer, LayerNorm, LayerWeights, WordTable};
 use crate::e5s1::{DType, E5s1};
 use crate::error::{InternalError, Result, UserError};
 use crate::hf;
@@ -95,11 +95,22 @@ impl Encoder {
             .thread_name(|i| format!("encoder-{i}"))
             .build()
             .map_err(InternalError::from)?;
-        let loaded = pool.install(|| {
-            if path.is_dir() { hf::load(path) } else { load_e5s1(path) }
-        })?;
-        let Loaded { bert, tokenizer, bos, eos, model_hash } = loaded;
-        Ok(Encoder { bert, tokenizer, bos, eos, model_hash, pool })
+        let loaded = pool.install(|| if path.is_dir() { hf::load(path) } else { load_e5s1(path) })?;
+        let Loaded {
+            bert,
+            tokenizer,
+            bos,
+            eos,
+            model_hash,
+        } = loaded;
+        Ok(Encoder {
+            bert,
+            tokenizer,
+            bos,
+            eos,
+            model_hash,
+            pool,
+        })
     }
 
     /// The length of the embeddings.
@@ -141,8 +152,10 @@ impl Encoder {
     }
 
     fn embed_in_pool(&self, texts: &[&str], kind: TextKind) -> Result<Vec<Vec<f32>>> {
-        let contents: Vec<Vec<u32>> =
-            texts.par_iter().map(|text| self.prefixed_ids(text, kind)).collect::<Result<_>>()?;
+        let contents: Vec<Vec<u32>> = texts
+            .par_iter()
+            .map(|text| self.prefixed_ids(text, kind))
+            .collect::<Result<_>>()?;
         let windows = windows(&contents, self.bert.max_tokens() - 2);
 
         let dim = self.dim();
@@ -162,7 +175,10 @@ impl Encoder {
             for (window, mean) in pass.iter().zip(means) {
                 // Weighted by content tokens, as the reference engine does.
                 let weight = window.content.len().max(1) as f32;
-                sums[window.text].iter_mut().zip(&mean).for_each(|(s, m)| *s += weight * m);
+                sums[window.text]
+                    .iter_mut()
+                    .zip(&mean)
+                    .for_each(|(s, m)| *s += weight * m);
                 weights[window.text] += f64::from(weight);
             }
         }
@@ -195,7 +211,10 @@ fn windows(contents: &[Vec<u32>], max_content: usize) -> Vec<Window> {
         let mut start = 0;
         loop {
             let end = (start + max_content).min(content.len());
-            windows.push(Window { text, content: start..end });
+            windows.push(Window {
+                text,
+                content: start..end,
+            });
             start = end;
             if start >= content.len() {
                 break;
@@ -223,11 +242,19 @@ fn passes(windows: &[Window], max_tokens: usize) -> Vec<&[Window]> {
 }
 
 fn load_e5s1(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|source| UserError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| UserError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let file = E5s1::parse(path, bytes)?;
     file.check_tensors()?;
     let ((model_hash, tokenizer), bert) = rayon::join(
-        || (sha256_hex(&[file.bytes()]), Unigram::new(&file.vocab, &file.normalization)),
+        || {
+            (
+                sha256_hex(&[file.bytes()]),
+                Unigram::new(&file.vocab, &file.normalization),
+            )
+        },
         || bert_from_e5s1(&file),
     );
     Ok(Loaded {
@@ -246,7 +273,10 @@ fn bert_from_e5s1(file: &E5s1) -> Result<Bert> {
         Ok(Tensor::from_vec(file.to_f32(name)?, shape, &Device::Cpu)?)
     };
     let pair = |prefix: &str, shape: &[usize]| -> Result<(Tensor, Tensor)> {
-        Ok((tensor(&format!("{prefix}.w"), shape)?, tensor(&format!("{prefix}.b"), &shape[..1])?))
+        Ok((
+            tensor(&format!("{prefix}.w"), shape)?,
+            tensor(&format!("{prefix}.b"), &shape[..1])?,
+        ))
     };
     let eps = header.layer_norm_eps;
     let layers = (0..header.n_layers)
@@ -262,11 +292,14 @@ fn bert_from_e5s1(file: &E5s1) -> Result<Bert> {
                 output: pair(&format!("l{i}.fo"), &[h, header.intermediate])?,
                 output_norm: pair(&format!("l{i}.oln"), &[h])?,
             };
-            Layer::new(weights, header.n_heads, eps)
+            Layer::new(weights, header.n_heads, eps, rayon::current_num_threads())
         })
         .collect::<Result<Vec<_>>>()?;
     let word = match file.dtype("emb.word")? {
-        DType::Q4_0 => WordTable::Q4 { bytes: file.raw("emb.word")?.to_vec(), hidden: h },
+        DType::Q4_0 => WordTable::Q4 {
+            bytes: file.raw("emb.word")?.to_vec(),
+            hidden: h,
+        },
         DType::F32 => WordTable::Dense(tensor("emb.word", &[header.n_word_rows, h])?),
     };
     let (norm_weight, norm_bias) = pair("emb.ln", &[h])?;
@@ -279,7 +312,6 @@ fn bert_from_e5s1(file: &E5s1) -> Result<Bert> {
         token_type: tensor("emb.type", &[header.n_token_types, h])?.get(0)?,
         embedding_norm: LayerNorm::new(norm_weight, norm_bias, eps),
         layers,
-        n_heads: header.n_heads,
         activation: Activation::GeluErf,
     })
 }
@@ -298,11 +330,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn encoder_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Encoder>();
+    }
+
+    #[test]
     fn windows_cut_long_texts_without_overlap() {
         let contents = vec![vec![7; 5], vec![], vec![7; 2]];
         let windows = windows(&contents, 2);
-        let spans: Vec<(usize, Range<usize>)> =
-            windows.iter().map(|w| (w.text, w.content.clone())).collect();
+        let spans: Vec<(usize, Range<usize>)> = windows.iter().map(|w| (w.text, w.content.clone())).collect();
         assert_eq!(spans, vec![(0, 0..2), (0, 2..4), (0, 4..5), (1, 0..0), (2, 0..2)]);
     }
 

@@ -33,7 +33,12 @@ pub enum UserError {
     #[error("{path}: not an E5S1 model file (bad magic)")]
     BadMagic { path: PathBuf },
     #[error("{path}: truncated: {what} needs bytes up to {needed}, the file has {len}")]
-    Truncated { path: PathBuf, what: String, needed: u64, len: u64 },
+    Truncated {
+        path: PathBuf,
+        what: String,
+        needed: u64,
+        len: u64,
+    },
     #[error("{path}: unknown tensor {name:?}")]
     UnknownTensor { path: PathBuf, name: String },
     #[error("{path}: missing tensor {name:?}")]

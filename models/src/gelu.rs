@@ -50,11 +50,13 @@ impl CustomOp1 for GeluErf {
         };
         let values = &values[start..end];
         let mut out = vec![0.0f32; values.len()];
-        out.par_chunks_mut(CHUNK).zip(values.par_chunks(CHUNK)).for_each(|(out, values)| {
-            for (out, &x) in out.iter_mut().zip(values) {
-                *out = gelu(x);
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .zip(values.par_chunks(CHUNK))
+            .for_each(|(out, values)| {
+                for (out, &x) in out.iter_mut().zip(values) {
+                    *out = gelu(x);
+                }
+            });
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 }
@@ -89,7 +91,10 @@ mod tests {
         for ((x, ours), candle) in xs.iter().zip(&ours).zip(&candle) {
             // Both within 2.2e-7 of erf, scaled by x/2, plus the rounding of the product.
             let tolerance = 4e-7 * x.abs().max(1.0);
-            assert!((ours - candle).abs() <= tolerance, "gelu({x}) = {ours}, candle {candle}");
+            assert!(
+                (ours - candle).abs() <= tolerance,
+                "gelu({x}) = {ours}, candle {candle}"
+            );
         }
     }
 

@@ -43,7 +43,10 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
     let config_bytes = read(&config_path)?;
     let config: Config = serde_json::from_slice(&config_bytes)
         .map_err(|error| invalid(&config_path, format!("config.json: {error}")))?;
-    let unsupported = |reason: String| UserError::Unsupported { path: config_path.clone(), reason };
+    let unsupported = |reason: String| UserError::Unsupported {
+        path: config_path.clone(),
+        reason,
+    };
 
     // RoBERTa numbers positions from pad_token_id + 1, BERT from 0.
     let position_offset = match config.model_type.as_str() {
@@ -51,7 +54,11 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
         "xlm-roberta" | "roberta" => config.pad_token_id.unwrap_or(1) + 1,
         other => return Err(unsupported(format!("model_type {other:?}")).into()),
     };
-    if let Some(kind) = config.position_embedding_type.as_deref().filter(|kind| *kind != "absolute") {
+    if let Some(kind) = config
+        .position_embedding_type
+        .as_deref()
+        .filter(|kind| *kind != "absolute")
+    {
         return Err(unsupported(format!("position_embedding_type {kind:?}")).into());
     }
     let activation = match config.hidden_act.as_str() {
@@ -61,8 +68,11 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
         other => return Err(unsupported(format!("hidden_act {other:?}")).into()),
     };
     let (h, n_heads) = (config.hidden_size, config.num_attention_heads);
-    if h == 0 || n_heads == 0 || h % n_heads != 0 || config.num_hidden_layers == 0 {
+    if h == 0 || n_heads == 0 || !h.is_multiple_of(n_heads) || config.num_hidden_layers == 0 {
         return Err(invalid(&config_path, format!("{h} hidden units in {n_heads} heads")));
+    }
+    if config.intermediate_size == 0 {
+        return Err(invalid(&config_path, "intermediate_size is 0".to_owned()));
     }
     if config.max_position_embeddings < position_offset + 3 {
         return Err(invalid(&config_path, "too few max_position_embeddings".to_owned()));
@@ -90,14 +100,14 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
                 output: weights.linear(&format!("{prefix}.output.dense"), h, config.intermediate_size)?,
                 output_norm: weights.norm(&format!("{prefix}.output.LayerNorm"), h)?,
             };
-            Layer::new(layer_weights, n_heads, eps)
+            Layer::new(layer_weights, n_heads, eps, rayon::current_num_threads())
         })
         .collect::<Result<Vec<_>>>()?;
     let word = weights.tensor("embeddings.word_embeddings.weight", None)?;
-    let n_word_rows = word.dims()[0];
-    if word.dims() != [n_word_rows, h] {
-        return Err(invalid(&weights_path, format!("word embeddings of shape {:?}", word.dims())));
-    }
+    let n_word_rows = match *word.dims() {
+        [n_rows, n_columns] if n_columns == h => n_rows,
+        ref other => return Err(invalid(&weights_path, format!("word embeddings of shape {other:?}"))),
+    };
     let n_tokenizer_ids = tokenizer.get_vocab_size(true);
     if n_tokenizer_ids > n_word_rows {
         return Err(invalid(
@@ -105,10 +115,16 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
             format!("tokenizer.json has {n_tokenizer_ids} ids, the word embeddings {n_word_rows} rows"),
         ));
     }
-    let positions = weights.tensor("embeddings.position_embeddings.weight", Some(&[config.max_position_embeddings, h]))?;
+    let positions = weights.tensor(
+        "embeddings.position_embeddings.weight",
+        Some(&[config.max_position_embeddings, h]),
+    )?;
     let token_types = weights.tensor("embeddings.token_type_embeddings.weight", None)?;
     if token_types.rank() != 2 || token_types.dims()[1] != h || token_types.dims()[0] == 0 {
-        return Err(invalid(&weights_path, format!("token type embeddings of shape {:?}", token_types.dims())));
+        return Err(invalid(
+            &weights_path,
+            format!("token type embeddings of shape {:?}", token_types.dims()),
+        ));
     }
     let (norm_weight, norm_bias) = weights.norm("embeddings.LayerNorm", h)?;
     Ok(Loaded {
@@ -119,7 +135,6 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
             token_type: token_types.get(0)?,
             embedding_norm: LayerNorm::new(norm_weight, norm_bias, eps),
             layers,
-            n_heads,
             activation,
         },
         tokenizer: Tokenizer::Hf(Box::new(tokenizer)),
@@ -131,8 +146,8 @@ pub(crate) fn load(dir: &Path) -> Result<Loaded> {
 
 /// The tokenizer, and the special tokens its post-processor puts around a single text.
 fn load_tokenizer(path: &Path, bytes: &[u8]) -> Result<(tokenizers::Tokenizer, u32, u32)> {
-    let mut tokenizer = tokenizers::Tokenizer::from_bytes(bytes)
-        .map_err(|error| invalid(path, format!("tokenizer.json: {error}")))?;
+    let mut tokenizer =
+        tokenizers::Tokenizer::from_bytes(bytes).map_err(|error| invalid(path, format!("tokenizer.json: {error}")))?;
     tokenizer
         .with_truncation(None)
         .map_err(|error| invalid(path, format!("tokenizer.json: {error}")))?;
@@ -181,13 +196,20 @@ impl<'a> Weights<'a> {
 
     /// Takes a tensor out as f32, checking its shape when one is given.
     fn tensor(&mut self, name: &str, shape: Option<&[usize]>) -> Result<Tensor> {
-        let tensor = self.tensors.remove(&format!("{}{name}", self.prefix)).ok_or_else(|| {
-            UserError::MissingTensor { path: self.path.to_owned(), name: name.to_owned() }
-        })?;
+        let tensor =
+            self.tensors
+                .remove(&format!("{}{name}", self.prefix))
+                .ok_or_else(|| UserError::MissingTensor {
+                    path: self.path.to_owned(),
+                    name: name.to_owned(),
+                })?;
         if let Some(shape) = shape
             && tensor.dims() != shape
         {
-            return Err(invalid(self.path, format!("tensor {name:?} has shape {:?}, expected {shape:?}", tensor.dims())));
+            return Err(invalid(
+                self.path,
+                format!("tensor {name:?} has shape {:?}, expected {shape:?}", tensor.dims()),
+            ));
         }
         let tensor = match tensor.dtype() {
             DType::F32 => tensor,
@@ -213,9 +235,19 @@ impl<'a> Weights<'a> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| UserError::Io { path: path.to_owned(), source }.into())
+    std::fs::read(path).map_err(|source| {
+        UserError::Io {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    })
 }
 
 fn invalid(path: &Path, reason: String) -> crate::Error {
-    UserError::Invalid { path: PathBuf::from(path), reason }.into()
+    UserError::Invalid {
+        path: PathBuf::from(path),
+        reason,
+    }
+    .into()
 }

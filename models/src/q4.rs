@@ -43,8 +43,13 @@ mod tests {
         let values: Vec<f32> = (0..BLOCK * 64).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
         let tensor = Tensor::from_vec(values, (8, BLOCK * 8), &Device::Cpu).unwrap();
         let quantized = QTensor::quantize(&tensor, GgmlDType::Q4_0).unwrap();
-        let expected: Vec<f32> =
-            quantized.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let expected: Vec<f32> = quantized
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let bytes = quantized.data().unwrap();
         assert_eq!(bytes.len(), 64 * BLOCK_BYTES);
         assert_eq!(dequantize(&bytes), expected);

@@ -7,6 +7,10 @@
 //! and 280 MB to load with the `tokenizers` crate.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 use crate::e5s1::Vocab;
 
@@ -14,9 +18,10 @@ use crate::e5s1::Vocab;
 const METASPACE: char = '\u{2581}';
 
 pub(crate) struct Unigram {
-    ids: HashMap<Box<str>, u32>,
-    scores: Vec<f32>,
-    unk: u32,
+    vocab: Vocab,
+    /// Piece ids, found by the piece's text.
+    ids: HashTable<u32>,
+    hasher: RandomState,
     /// The score of an unknown character: ten below the lowest piece.
     unk_score: f32,
     max_piece_bytes: usize,
@@ -25,25 +30,46 @@ pub(crate) struct Unigram {
 
 impl Unigram {
     pub fn new(vocab: &Vocab, normalization: &[(char, Vec<char>)]) -> Unigram {
-        let mut ids = HashMap::with_capacity(vocab.pieces.len());
-        for (id, piece) in vocab.pieces.iter().enumerate() {
+        let vocab = vocab.clone();
+        let hasher = RandomState::new();
+        let mut ids = HashTable::with_capacity(vocab.len());
+        for id in 0..vocab.len() as u32 {
+            let piece = vocab.piece(id);
             // An empty piece can never match; a duplicate piece resolves to its first id.
-            if !piece.is_empty() {
-                ids.entry(piece.as_str().into()).or_insert(id as u32);
+            if piece.is_empty() {
+                continue;
+            }
+            let hash = hasher.hash_one(piece);
+            let entry = ids.entry(
+                hash,
+                |&other| vocab.piece(other) == piece,
+                |&other| hasher.hash_one(vocab.piece(other)),
+            );
+            if let Entry::Vacant(vacant) = entry {
+                vacant.insert(id);
             }
         }
         let lowest = vocab.scores.iter().copied().fold(f32::INFINITY, f32::min);
+        let max_piece_bytes = (0..vocab.len() as u32)
+            .map(|id| vocab.piece(id).len())
+            .max()
+            .unwrap_or(1);
         Unigram {
             ids,
-            scores: vocab.scores.clone(),
-            unk: vocab.unk,
+            hasher,
             unk_score: lowest - 10.0,
-            max_piece_bytes: vocab.pieces.iter().map(String::len).max().unwrap_or(1).max(1),
+            max_piece_bytes: max_piece_bytes.max(1),
             normalization: normalization
                 .iter()
                 .map(|(from, to)| (*from, to.clone().into_boxed_slice()))
                 .collect(),
+            vocab,
         }
+    }
+
+    fn id(&self, piece: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(piece);
+        self.ids.find(hash, |&id| self.vocab.piece(id) == piece).copied()
     }
 
     /// The pieces of `text`, without `<s>` and `</s>`.
@@ -69,10 +95,10 @@ impl Unigram {
                 if span.len() > self.max_piece_bytes {
                     break;
                 }
-                if let Some(&id) = self.ids.get(span)
-                    && id != self.unk
+                if let Some(id) = self.id(span)
+                    && id != self.vocab.unk
                 {
-                    let score = best[start] + self.scores[id as usize];
+                    let score = best[start] + self.vocab.scores[id as usize];
                     if score > best[end] {
                         (best[end], piece[end], from[end]) = (score, Some(id), start);
                     }
@@ -87,7 +113,7 @@ impl Unigram {
         let mut ids = Vec::new();
         let mut end = n_chars;
         while end > 0 {
-            ids.push(piece[end].unwrap_or(self.unk));
+            ids.push(piece[end].unwrap_or(self.vocab.unk));
             end = from[end];
         }
         ids.reverse();
@@ -127,13 +153,7 @@ mod tests {
     fn toy() -> Unigram {
         let pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁a", "b", "ab", "▁ab", "c"];
         let scores = [0.0, 0.0, 0.0, 0.0, -2.0, -3.0, -3.0, -2.5, -4.0, -5.0];
-        let vocab = Vocab {
-            pieces: pieces.iter().map(|p| p.to_string()).collect(),
-            scores: scores.to_vec(),
-            bos: 0,
-            eos: 2,
-            unk: 3,
-        };
+        let vocab = Vocab::new(&pieces, &scores, 0, 2, 3);
         // Full-width A becomes "a"; the tab becomes a space; U+200B disappears.
         Unigram::new(&vocab, &[('\t', vec![' ']), ('\u{200b}', vec![]), ('Ａ', vec!['a'])])
     }

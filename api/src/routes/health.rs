@@ -21,8 +21,19 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok".into(),
         guides: state.engine.load().corpus.len(),
         database: format!("{:?}", state.store.kind()).to_lowercase(),
-        search: "bm25".into(),
+        search: search_mode(&state),
     })
+}
+
+/// `hybrid` (or `dense`) with the encoder; `bm25 (degraded: no encoder)` without.
+fn search_mode(state: &AppState) -> String {
+    let engine = state.engine.load();
+    match (engine.semantic.is_some(), engine.default_mode()) {
+        (true, bot::Mode::Hybrid) => "hybrid".into(),
+        (true, bot::Mode::Dense) => "dense".into(),
+        (true, bot::Mode::Bm25) => "bm25".into(),
+        (false, _) => "bm25 (degraded: no encoder)".into(),
+    }
 }
 
 #[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = Health)))]
@@ -45,8 +56,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status: if ready { "ready" } else { "not_ready" }.into(),
         guides,
         database,
-        // The dense encoder is not part of this build: lexical search only.
-        search: "bm25".into(),
+        search: search_mode(&state),
     };
     (status, Json(health))
 }

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use models::Encoder;
@@ -11,6 +11,21 @@ pub fn model_dir() -> PathBuf {
     }
 }
 
+/// Whether a file of the model cache is there. When it is not, a test returns early after
+/// saying why; in CI (`CI` set) that is a failure instead.
+pub fn cached(path: &Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let message = format!(
+        "{} is missing: run scripts/fetch-models.sh (or set BANSHI_MODEL_DIR)",
+        path.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("skipping: {message}");
+    false
+}
+
 /// The real multilingual-e5-small encoder, loaded once for the whole binary. `None` (after
 /// printing why) when the model has not been fetched; in CI that is a failure instead.
 pub fn e5_small() -> Option<&'static Encoder> {
@@ -18,13 +33,7 @@ pub fn e5_small() -> Option<&'static Encoder> {
     ENCODER
         .get_or_init(|| {
             let path = model_dir().join("e5-small-q4.bin");
-            if !path.exists() {
-                let message = format!(
-                    "{} is missing: run scripts/fetch-models.sh (or set BANSHI_MODEL_DIR)",
-                    path.display()
-                );
-                assert!(std::env::var_os("CI").is_none(), "{message}");
-                eprintln!("skipping: {message}");
+            if !cached(&path) {
                 return None;
             }
             Some(Encoder::load(&path).unwrap_or_else(|error| panic!("cannot load {}: {error}", path.display())))

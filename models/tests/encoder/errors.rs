@@ -2,7 +2,7 @@ use std::path::Path;
 
 use models::{Encoder, Error, UserError};
 
-use crate::common::model_dir;
+use crate::common::{cached, model_dir};
 
 fn load_bytes(bytes: &[u8]) -> Error {
     let dir = tempfile::tempdir().unwrap();
@@ -65,14 +65,16 @@ fn folder_without_config_is_not_a_model() {
 #[test]
 fn truncated_real_model_is_reported_wherever_it_is_cut() {
     let path = model_dir().join("e5-small-q4.bin");
-    let Ok(bytes) = std::fs::read(&path) else {
-        assert!(std::env::var_os("CI").is_none(), "{} is missing: run scripts/fetch-models.sh", path.display());
-        eprintln!("skipping: {} is missing: run scripts/fetch-models.sh", path.display());
+    if !cached(&path) {
         return;
-    };
+    }
+    let bytes = std::fs::read(&path).unwrap();
     for cut in [8, 60, 1_000, 3_000_000, bytes.len() / 2, bytes.len() - 1] {
         let error = load_bytes(&bytes[..cut]);
-        assert!(matches!(error, Error::User(UserError::Truncated { .. })), "cut at {cut}: {error}");
+        assert!(
+            matches!(error, Error::User(UserError::Truncated { .. })),
+            "cut at {cut}: {error}"
+        );
     }
 }
 
@@ -80,14 +82,19 @@ fn truncated_real_model_is_reported_wherever_it_is_cut() {
 #[test]
 fn unknown_tensor_is_reported() {
     let path = model_dir().join("e5-small-q4.bin");
-    let Ok(mut bytes) = std::fs::read(&path) else {
-        assert!(std::env::var_os("CI").is_none(), "{} is missing: run scripts/fetch-models.sh", path.display());
-        eprintln!("skipping: {} is missing: run scripts/fetch-models.sh", path.display());
+    if !cached(&path) {
         return;
-    };
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
     // Rename the first "emb.pos" of the directory (same length, so offsets stay valid).
-    let at = bytes.windows(7).position(|w| w == b"emb.pos").expect("a tensor named emb.pos");
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"emb.pos")
+        .expect("a tensor named emb.pos");
     bytes[at..at + 7].copy_from_slice(b"emb.xyz");
     let error = load_bytes(&bytes);
-    assert!(matches!(&error, Error::User(UserError::UnknownTensor { name, .. }) if name == "emb.xyz"), "{error}");
+    assert!(
+        matches!(&error, Error::User(UserError::UnknownTensor { name, .. }) if name == "emb.xyz"),
+        "{error}"
+    );
 }

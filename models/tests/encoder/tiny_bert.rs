@@ -22,18 +22,30 @@ struct Architecture {
     prefix: &'static str,
 }
 
-const BERT: Architecture = Architecture { model_type: "bert", max_positions: 16, position_offset: 0, prefix: "" };
-const XLM_R: Architecture =
-    Architecture { model_type: "xlm-roberta", max_positions: 18, position_offset: 2, prefix: "roberta." };
+const BERT: Architecture = Architecture {
+    model_type: "bert",
+    max_positions: 16,
+    position_offset: 0,
+    prefix: "",
+};
+const XLM_R: Architecture = Architecture {
+    model_type: "xlm-roberta",
+    max_positions: 18,
+    position_offset: 2,
+    prefix: "roberta.",
+};
 
 const WORDS: &[&str] = &[
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "query", "passage", ":", "?", "how", "do", "i", "renew", "my",
-    "passport", "办", "事", "居", "住", "证", "##s", "the", "a",
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "query", "passage", ":", "?", "how", "do", "i", "renew", "my", "passport",
+    "办", "事", "居", "住", "证", "##s", "the", "a",
 ];
 
 fn wordpiece_tokenizer() -> serde_json::Value {
-    let vocab: serde_json::Map<String, serde_json::Value> =
-        WORDS.iter().enumerate().map(|(i, word)| (word.to_string(), json!(i))).collect();
+    let vocab: serde_json::Map<String, serde_json::Value> = WORDS
+        .iter()
+        .enumerate()
+        .map(|(i, word)| (word.to_string(), json!(i)))
+        .collect();
     let special = |id: usize| {
         json!({"id": id, "content": WORDS[id], "single_word": false, "lstrip": false, "rstrip": false,
                "normalized": false, "special": true})
@@ -54,10 +66,33 @@ fn wordpiece_tokenizer() -> serde_json::Value {
 }
 
 fn unigram_tokenizer() -> serde_json::Value {
-    let pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁query", ":", "▁passage", "▁how", "▁do", "▁i", "?",
-                  "办", "事", "居", "住", "证", "s", "a", "e"];
-    let vocab: Vec<serde_json::Value> =
-        pieces.iter().enumerate().map(|(i, piece)| json!([piece, if i < 4 { 0.0 } else { -1.0 - i as f64 / 10.0 }])).collect();
+    let pieces = [
+        "<s>",
+        "<pad>",
+        "</s>",
+        "<unk>",
+        "▁",
+        "▁query",
+        ":",
+        "▁passage",
+        "▁how",
+        "▁do",
+        "▁i",
+        "?",
+        "办",
+        "事",
+        "居",
+        "住",
+        "证",
+        "s",
+        "a",
+        "e",
+    ];
+    let vocab: Vec<serde_json::Value> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| json!([piece, if i < 4 { 0.0 } else { -1.0 - i as f64 / 10.0 }]))
+        .collect();
     let special = |id: usize| {
         json!({"id": id, "content": pieces[id], "single_word": false, "lstrip": false, "rstrip": false,
                "normalized": false, "special": true})
@@ -102,10 +137,19 @@ fn write_model(dir: &Path, architecture: &Architecture, tokenizer: serde_json::V
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let mut add = |name: String, tensor: Tensor| tensors.insert(format!("{prefix}{name}"), tensor);
     add("embeddings.word_embeddings.weight".into(), random(&[n_words, HIDDEN]));
-    add("embeddings.position_embeddings.weight".into(), random(&[architecture.max_positions, HIDDEN]));
+    add(
+        "embeddings.position_embeddings.weight".into(),
+        random(&[architecture.max_positions, HIDDEN]),
+    );
     add("embeddings.token_type_embeddings.weight".into(), random(&[2, HIDDEN]));
-    add("embeddings.LayerNorm.weight".into(), Tensor::ones(HIDDEN, DType::F32, &Device::Cpu).unwrap());
-    add("embeddings.LayerNorm.bias".into(), Tensor::zeros(HIDDEN, DType::F32, &Device::Cpu).unwrap());
+    add(
+        "embeddings.LayerNorm.weight".into(),
+        Tensor::ones(HIDDEN, DType::F32, &Device::Cpu).unwrap(),
+    );
+    add(
+        "embeddings.LayerNorm.bias".into(),
+        Tensor::zeros(HIDDEN, DType::F32, &Device::Cpu).unwrap(),
+    );
     for layer in 0..N_LAYERS {
         let p = format!("encoder.layer.{layer}");
         for (name, n_out, n_in) in [
@@ -116,17 +160,25 @@ fn write_model(dir: &Path, architecture: &Architecture, tokenizer: serde_json::V
             ("intermediate.dense", INTERMEDIATE, HIDDEN),
             ("output.dense", HIDDEN, INTERMEDIATE),
         ] {
-            add(format!("{p}.{name}.weight"), (random(&[n_out, n_in]) / (n_in as f64).sqrt()).unwrap());
+            add(
+                format!("{p}.{name}.weight"),
+                (random(&[n_out, n_in]) / (n_in as f64).sqrt()).unwrap(),
+            );
             add(format!("{p}.{name}.bias"), (random(&[n_out]) * 0.1).unwrap());
         }
         for name in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            add(format!("{p}.{name}.weight"), random(&[HIDDEN]).affine(0.1, 1.0).unwrap());
+            add(
+                format!("{p}.{name}.weight"),
+                random(&[HIDDEN]).affine(0.1, 1.0).unwrap(),
+            );
             add(format!("{p}.{name}.bias"), (random(&[HIDDEN]) * 0.1).unwrap());
         }
     }
     // Stored as f16 to exercise the conversion to f32; a pooler the encoder ignores.
-    let tensors: HashMap<String, Tensor> =
-        tensors.into_iter().map(|(name, t)| (name, t.to_dtype(DType::F16).unwrap())).collect();
+    let tensors: HashMap<String, Tensor> = tensors
+        .into_iter()
+        .map(|(name, t)| (name, t.to_dtype(DType::F16).unwrap()))
+        .collect();
     let mut tensors = tensors;
     tensors.insert(format!("{prefix}pooler.dense.weight"), random(&[HIDDEN, HIDDEN]));
     candle_core::safetensors::save(&tensors, dir.join("model.safetensors")).unwrap();
@@ -163,16 +215,25 @@ fn tiny_bert_is_deterministic_and_batch_independent() {
     let alone = encoder.embed(&texts[1..], TextKind::Passage).unwrap();
     assert!(cosine(&alone[0], &first[1]) > 0.99999);
     let query = encoder.embed(&texts[..1], TextKind::Query).unwrap();
-    assert!(cosine(&query[0], &first[0]) < 0.99999, "the prefix must change the embedding");
+    assert!(
+        cosine(&query[0], &first[0]) < 0.99999,
+        "the prefix must change the embedding"
+    );
 }
 
 #[test]
 fn tiny_bert_token_ids_have_the_prefix_and_special_tokens() {
     let (_dir, encoder) = tiny_bert();
     // [CLS] query : how do i renew my passport ? [SEP]
-    assert_eq!(encoder.token_ids("How do I renew my passport?", TextKind::Query), vec![2, 4, 6, 8, 9, 10, 11, 12, 13, 7, 3]);
+    assert_eq!(
+        encoder.token_ids("How do I renew my passport?", TextKind::Query),
+        vec![2, 4, 6, 8, 9, 10, 11, 12, 13, 7, 3]
+    );
     // [CLS] passage : 办 事 [UNK] [SEP]
-    assert_eq!(encoder.token_ids("办事 zebra", TextKind::Passage), vec![2, 5, 6, 14, 15, 1, 3]);
+    assert_eq!(
+        encoder.token_ids("办事 zebra", TextKind::Passage),
+        vec![2, 5, 6, 14, 15, 1, 3]
+    );
 }
 
 #[test]
@@ -183,7 +244,9 @@ fn tiny_bert_windows_a_text_longer_than_its_positions() {
     let embedding = &encoder.embed(&[&long], TextKind::Passage).unwrap()[0];
     assert!((norm(embedding) - 1.0).abs() < 1e-5);
     // Windows of the same words: the long text lands near the short one.
-    let short = &encoder.embed(&["how do i renew my passport"], TextKind::Passage).unwrap()[0];
+    let short = &encoder
+        .embed(&["how do i renew my passport"], TextKind::Passage)
+        .unwrap()[0];
     assert!(cosine(embedding, short) > 0.5, "{}", cosine(embedding, short));
 }
 
@@ -192,7 +255,10 @@ fn tiny_xlm_r_uses_the_position_offset_and_unigram_tokenizer() {
     let dir = tempfile::tempdir().unwrap();
     write_model(dir.path(), &XLM_R, unigram_tokenizer(), 20);
     let encoder = Encoder::load(dir.path()).unwrap();
-    assert_eq!(encoder.token_ids("how do i", TextKind::Query), vec![0, 5, 6, 8, 9, 10, 2]);
+    assert_eq!(
+        encoder.token_ids("how do i", TextKind::Query),
+        vec![0, 5, 6, 8, 9, 10, 2]
+    );
     // 16 positions after the offset: a 14-token window fits, longer texts are windowed.
     let long = "办事居住证 ".repeat(8);
     let embeddings = encoder.embed(&["how do i?", &long], TextKind::Query).unwrap();
@@ -221,7 +287,9 @@ fn folder_with_a_missing_tensor_is_reported() {
 fn folder_of_an_unsupported_architecture_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write_model(dir.path(), &BERT, wordpiece_tokenizer(), WORDS.len());
-    let config = std::fs::read_to_string(dir.path().join("config.json")).unwrap().replace("\"bert\"", "\"gpt2\"");
+    let config = std::fs::read_to_string(dir.path().join("config.json"))
+        .unwrap()
+        .replace("\"bert\"", "\"gpt2\"");
     std::fs::write(dir.path().join("config.json"), config).unwrap();
     let error = Encoder::load(dir.path()).unwrap_err();
     assert!(matches!(error, Error::User(UserError::Unsupported { .. })), "{error}");

@@ -604,7 +604,12 @@ fn several_fields_in_one_message_and_cancel_needs_a_confirmation() {
     assert_eq!(reply.form.as_ref().unwrap().state, "collecting");
     let (state, reply) = bot::respond(&engine, &context, &state, "我叫张三，电话13912345678").unwrap();
     let form = reply.form.unwrap();
-    let value = |name: &str| form.fields.iter().find(|f| f.name == name).and_then(|f| f.value.clone());
+    let value = |name: &str| {
+        form.fields
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.value.clone())
+    };
     assert_eq!(value("name").as_deref(), Some("张三"));
     assert_eq!(value("mobile").as_deref(), Some("13912345678"));
     assert_eq!(form.missing[0], "id_number", "asks the next missing field");

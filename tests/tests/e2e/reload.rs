@@ -42,6 +42,7 @@ async fn edited_guide_is_served_without_restart_and_broken_edit_keeps_last_good(
         dir: folder.path().to_path_buf(),
         strict: false,
         index: index::IndexConfig::default(),
+        model: None,
     };
     let db = TestDb::sqlite();
     let store = db.open().await;

@@ -1,0 +1,368 @@
+//! `banshi bench`: speed and memory figures printed, not asserted (the machine is shared and
+//! noisy). The reference C engine is compiled from the model cache's `e5.c` by gcc when it
+//! can be, and measured in the same run on the same queries.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use models::{Encoder, TextKind};
+
+use crate::config::KnowledgeArgs;
+
+const SERVICES: [&str; 20] = [
+    "居住证",
+    "身份证",
+    "护照",
+    "驾驶证",
+    "营业执照",
+    "住房公积金",
+    "社保卡",
+    "医保报销",
+    "户口迁移",
+    "结婚登记",
+    "出生医学证明",
+    "不动产登记",
+    "个人所得税汇算",
+    "退休手续",
+    "失业保险金",
+    "港澳通行证",
+    "残疾人证",
+    "老年人优待证",
+    "机动车年检",
+    "新生儿落户",
+];
+const TEMPLATES: [&str; 10] = [
+    "{}怎么办理",
+    "办理{}需要什么材料",
+    "{}在哪里办",
+    "{}多久能拿到",
+    "{}要收费吗",
+    "{}可以网上办吗",
+    "{}丢了怎么补办",
+    "外地人能办{}吗",
+    "{}的办理流程是什么",
+    "How do I apply for {}?",
+];
+const WARMUP: usize = 10;
+const PAUSE: Duration = Duration::from_millis(20);
+const BATCH: usize = 16;
+
+/// `banshi bench`: model load, query embedding p50/p99 (and the C engine's on the same
+/// queries, with the ratio), `ask` end to end p50/p99 warm, passage throughput, peak RSS.
+pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
+    let model_dir = args.model_dir();
+    let model_path = model_dir.join("e5-small-q4.bin");
+    if !model_path.exists() {
+        bail!("{} is missing: run scripts/fetch-models.sh", model_path.display());
+    }
+    let queries: Vec<String> = TEMPLATES
+        .iter()
+        .flat_map(|t| SERVICES.iter().map(move |s| t.replace("{}", s)))
+        .collect();
+    let passages = passages();
+    let passages: Vec<&str> = passages.iter().map(String::as_str).collect();
+
+    let started = Instant::now();
+    let encoder = Encoder::load(&model_path)?;
+    println!("model              {}", model_path.display());
+    println!("load               {:.0} ms", ms(started.elapsed()));
+
+    // The reference engine, when it builds, answers query by query in turn with the
+    // encoder, so that both see the same load on the machine; a pause between the two lets
+    // the other engine's idle threads stop spinning (OpenMP's spin for a while).
+    let mut c_engine = match CEngine::start(&model_dir, &model_path) {
+        Ok(engine) => Some(engine),
+        Err(error) => {
+            println!("C engine           not measured: {error:#}");
+            None
+        }
+    };
+    if let Some(engine) = &c_engine {
+        println!("C engine load      {:.0} ms", engine.load_ms);
+    }
+    for query in queries.iter().take(WARMUP) {
+        encoder.embed(&[query], TextKind::Query)?;
+        if let Some(engine) = &mut c_engine {
+            engine.query(query)?;
+        }
+    }
+    let mut latencies = Vec::with_capacity(queries.len());
+    let mut c_latencies = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let started = Instant::now();
+        encoder.embed(&[query], TextKind::Query)?;
+        latencies.push(ms(started.elapsed()));
+        if let Some(engine) = &mut c_engine {
+            std::thread::sleep(PAUSE);
+            c_latencies.push(engine.query(query)?);
+            std::thread::sleep(PAUSE);
+        }
+    }
+    let n_tokens: usize = queries
+        .iter()
+        .map(|q| encoder.token_ids(q, TextKind::Query).len())
+        .sum();
+    let encoder_p50 = percentile(&mut latencies, 0.50);
+    println!(
+        "query embedding    p50 {:.1} ms, p99 {:.1} ms ({} queries of {:.1} tokens on average, one at a time)",
+        encoder_p50,
+        percentile(&mut latencies, 0.99),
+        queries.len(),
+        n_tokens as f64 / queries.len() as f64
+    );
+    if !c_latencies.is_empty() {
+        let (c_p50, c_p99) = (percentile(&mut c_latencies, 0.50), percentile(&mut c_latencies, 0.99));
+        println!("C engine query     p50 {c_p50:.1} ms, p99 {c_p99:.1} ms");
+        println!("ratio candle / C   {:.2} (query p50)", encoder_p50 / c_p50);
+    }
+
+    let n_tokens: usize = passages
+        .iter()
+        .map(|p| encoder.token_ids(p, TextKind::Passage).len())
+        .sum();
+    encoder.embed(&passages[..BATCH], TextKind::Passage)?;
+    let started = Instant::now();
+    for batch in passages.chunks(BATCH) {
+        encoder.embed(batch, TextKind::Passage)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "passages           {:.1} passages/s, {:.0} tokens/s ({} passages of {:.0} tokens on average, batches of {BATCH})",
+        passages.len() as f64 / seconds,
+        n_tokens as f64 / seconds,
+        passages.len(),
+        n_tokens as f64 / passages.len() as f64
+    );
+    if let Some(engine) = c_engine {
+        let c_seconds = engine.passages(&passages)? / 1000.0;
+        println!("C engine passages  {:.1} passages/s", passages.len() as f64 / c_seconds);
+    }
+    drop(encoder);
+
+    // `ask` end to end on the engine the server runs, with questions it has not seen (no
+    // query-cache hits): embedding, BM25, fusion, the intent head and the composed answer.
+    let started = Instant::now();
+    let engine = crate::state::load_engine(
+        &args.dir(),
+        false,
+        index::IndexConfig {
+            segmentation: args.segmentation,
+            ..index::IndexConfig::default()
+        },
+        None,
+        crate::state::load_model(&model_dir, args.mode, args.fusion).as_ref(),
+    )?;
+    println!(
+        "engine build       {:.0} ms (guides indexed and embedded, heads loaded or trained)",
+        ms(started.elapsed())
+    );
+    let asks: Vec<String> = ASK_TEMPLATES
+        .iter()
+        .flat_map(|t| SERVICES.iter().map(move |s| t.replace("{}", s)))
+        .collect();
+    let context = bot::Context::anonymous();
+    for question in asks.iter().take(WARMUP) {
+        bot::respond(
+            &engine,
+            &context,
+            &bot::DialogueState::default(),
+            &format!("{question}？"),
+        )?;
+    }
+    let mut ask_latencies = Vec::with_capacity(asks.len());
+    for question in &asks {
+        let started = Instant::now();
+        bot::respond(&engine, &context, &bot::DialogueState::default(), question)?;
+        ask_latencies.push(ms(started.elapsed()));
+    }
+    let ask_p50 = percentile(&mut ask_latencies, 0.50);
+    println!(
+        "ask end to end     p50 {:.1} ms, p99 {:.1} ms ({} questions, warm, mode {:?})",
+        ask_p50,
+        percentile(&mut ask_latencies, 0.99),
+        asks.len(),
+        engine.default_mode()
+    );
+    println!("ratio ask / embed  {:.2} (p50)", ask_p50 / encoder_p50);
+    let started = Instant::now();
+    for question in &asks {
+        bot::respond(&engine, &context, &bot::DialogueState::default(), question)?;
+    }
+    println!(
+        "ask, cached query  {:.1} ms per question (the same questions again: query-embedding LRU)",
+        ms(started.elapsed()) / asks.len() as f64
+    );
+    println!("peak RSS           {}", peak_rss());
+    Ok(())
+}
+
+/// VmHWM of this process, from /proc (Linux).
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+const ASK_TEMPLATES: [&str; 5] = [
+    "请问{}要带哪些证件",
+    "我想办{}去哪里",
+    "{}大概几天能办好",
+    "{}收不收费",
+    "帮我看看{}的条件",
+];
+
+/// Service-guide-like passages of 60 to 400 characters.
+fn passages() -> Vec<String> {
+    let sentences = [
+        "申请人应当携带本人居民身份证原件及复印件。",
+        "办理地点为各区政务服务中心综合受理窗口，工作日上午九点至下午五点。",
+        "符合条件的，承办机构应当自受理之日起十五个工作日内作出决定。",
+        "本事项不收取任何费用，可通过政务服务网或者手机应用在线申请。",
+        "委托他人代办的，应当提交授权委托书和代办人身份证明。",
+        "Applicants may also submit the form online and track its progress with the reference number.",
+        "跨省通办的，可以在居住地任一政务服务中心提交申请，由户籍地审核。",
+        "材料不齐全的，窗口工作人员应当一次性告知需要补正的全部内容。",
+    ];
+    (0..64)
+        .map(|i| {
+            let n_sentences = 2 + i % 9;
+            (0..n_sentences)
+                .map(|j| sentences[(i * 3 + j) % sentences.len()])
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn percentile(latencies: &mut [f64], quantile: f64) -> f64 {
+    latencies.sort_by(f64::total_cmp);
+    latencies[((latencies.len() as f64 - 1.0) * quantile).round() as usize]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// The reference engine, built by gcc from the cache dir's e5.c with a driver that answers
+/// on stdout, one line per request: the load time, then for each query (NUL-terminated on
+/// stdin) the milliseconds `e5_embed` took; after an empty record, the passages
+/// (NUL-terminated, then another empty record) in batches of `BATCH`, and their total time.
+struct CEngine {
+    _build_dir: tempfile::TempDir,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    load_ms: f64,
+}
+
+const C_DRIVER: &str = r#"
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "e5.h"
+static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+int main(int argc, char **argv) {
+    double t0 = now_ms();
+    e5_model *m = e5_load(argv[1]);
+    if (!m) return 1;
+    int batch = atoi(argv[2]);
+    printf("%f\n", now_ms() - t0); fflush(stdout);
+    float *out = malloc(sizeof(float) * e5_dim(m) * batch);
+    char *line = NULL; size_t cap = 0; ssize_t n;
+    while ((n = getdelim(&line, &cap, 0, stdin)) > 1) {
+        double s = now_ms(); e5_embed(m, line, 1, out);
+        printf("%f\n", now_ms() - s); fflush(stdout);
+    }
+    char **texts = NULL; int count = 0;
+    while ((n = getdelim(&line, &cap, 0, stdin)) > 1) {
+        texts = realloc(texts, sizeof(char *) * (count + 1)); texts[count++] = strdup(line);
+    }
+    e5_embed_batch(m, (const char **)texts, count < batch ? count : batch, 0, out);
+    double s = now_ms();
+    for (int i = 0; i < count; i += batch) e5_embed_batch(m, (const char **)texts + i, count - i < batch ? count - i : batch, 0, out);
+    printf("%f\n", now_ms() - s); fflush(stdout);
+    return 0;
+}
+"#;
+
+impl CEngine {
+    fn start(model_dir: &Path, model_path: &Path) -> anyhow::Result<CEngine> {
+        let source = model_dir.join("e5.c");
+        if !source.exists() || !model_dir.join("e5.h").exists() {
+            bail!("no e5.c and e5.h in {}", model_dir.display());
+        }
+        let build_dir = tempfile::tempdir()?;
+        let driver = build_dir.path().join("driver.c");
+        std::fs::write(&driver, C_DRIVER)?;
+        let binary = build_dir.path().join("e5bench");
+        let output = Command::new("gcc")
+            .args(["-O3", "-march=native", "-fopenmp", "-I"])
+            .arg(model_dir)
+            .arg(&driver)
+            .arg(&source)
+            .args(["-lm", "-o"])
+            .arg(&binary)
+            .output()
+            .context("cannot run gcc")?;
+        if !output.status.success() {
+            bail!("gcc failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let mut child = Command::new(&binary)
+            .arg(model_path)
+            .arg(BATCH.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().context("no stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("no stdout")?);
+        let mut engine = CEngine {
+            _build_dir: build_dir,
+            child,
+            stdin,
+            stdout,
+            load_ms: 0.0,
+        };
+        engine.load_ms = engine.read_ms()?;
+        Ok(engine)
+    }
+
+    fn query(&mut self, text: &str) -> anyhow::Result<f64> {
+        self.stdin.write_all(text.as_bytes())?;
+        self.stdin.write_all(b"\0")?;
+        self.stdin.flush()?;
+        self.read_ms()
+    }
+
+    fn passages(mut self, passages: &[&str]) -> anyhow::Result<f64> {
+        self.stdin.write_all(b"\0")?;
+        for passage in passages {
+            self.stdin.write_all(passage.as_bytes())?;
+            self.stdin.write_all(b"\0")?;
+        }
+        self.stdin.write_all(b"\0")?;
+        self.stdin.flush()?;
+        let total = self.read_ms()?;
+        drop(self.stdin);
+        self.child.wait()?;
+        Ok(total)
+    }
+
+    fn read_ms(&mut self) -> anyhow::Result<f64> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            bail!("the C engine stopped");
+        }
+        line.trim()
+            .parse()
+            .with_context(|| format!("unexpected output from the C engine: {line:?}"))
+    }
+}

@@ -1,0 +1,221 @@
+//! The encoder side of the assistant (when the model is installed): chunk embeddings of the
+//! guides for dense retrieval, fused with BM25; an intent head and a ticket-routing head on
+//! query embeddings; an LRU of query embeddings (the same questions recur all day). Guide
+//! and training-text embeddings are cached on disk by model hash and text, so a rebuild
+//! embeds only what changed.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{Read, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use knowledge::Corpus;
+use models::heads::{LinearHead, TrainConfig};
+use models::{Encoder, TextKind};
+
+/// Passage and example embeddings on disk: `embeddings-<model>.bin`, records of
+/// (u64 key of kind and text, dim × f32).
+pub struct EmbeddingCache {
+    path: Option<PathBuf>,
+    dim: usize,
+    vectors: HashMap<u64, Vec<f32>>,
+    dirty: bool,
+}
+
+fn key(kind: TextKind, text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    matches!(kind, TextKind::Query).hash(&mut hasher);
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl EmbeddingCache {
+    /// Opens (or starts) the cache for this encoder in `dir`; without a folder, memory only.
+    pub fn open(dir: Option<&Path>, encoder: &Encoder) -> EmbeddingCache {
+        let dim = encoder.dim();
+        let path = dir.map(|d| {
+            d.join(format!(
+                "embeddings-{}.bin",
+                &encoder.model_hash()[..16.min(encoder.model_hash().len())]
+            ))
+        });
+        let mut vectors = HashMap::new();
+        if let Some(path) = &path
+            && let Ok(mut file) = std::fs::File::open(path)
+        {
+            let mut bytes = Vec::new();
+            if file.read_to_end(&mut bytes).is_ok() {
+                let record = 8 + 4 * dim;
+                for chunk in bytes.chunks_exact(record) {
+                    let key = u64::from_le_bytes(chunk[..8].try_into().unwrap_or_default());
+                    let vector = chunk[8..]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default()))
+                        .collect();
+                    vectors.insert(key, vector);
+                }
+            }
+        }
+        EmbeddingCache {
+            path,
+            dim,
+            vectors,
+            dirty: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.vectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vectors.is_empty()
+    }
+
+    /// Embeddings of `texts`, computing (in batches) only the ones not cached.
+    pub fn embed(&mut self, encoder: &Encoder, texts: &[&str], kind: TextKind) -> models::Result<Vec<Vec<f32>>> {
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !self.vectors.contains_key(&key(kind, t)))
+            .collect();
+        for batch in missing.chunks(32) {
+            for (text, vector) in batch.iter().zip(encoder.embed(batch, kind)?) {
+                self.vectors.insert(key(kind, text), vector);
+                self.dirty = true;
+            }
+        }
+        Ok(texts
+            .iter()
+            .map(|t| {
+                self.vectors
+                    .get(&key(kind, t))
+                    .cloned()
+                    .unwrap_or_else(|| vec![0.0; self.dim])
+            })
+            .collect())
+    }
+
+    /// Writes the cache if it grew (atomically: a temporary file, then a rename).
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+        for (key, vector) in &self.vectors {
+            file.write_all(&key.to_le_bytes())?;
+            for value in vector {
+                file.write_all(&value.to_le_bytes())?;
+            }
+        }
+        file.flush()?;
+        drop(file);
+        std::fs::rename(&temporary, path)?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// The encoder, the guides' chunk vectors, and the heads.
+pub struct Semantic {
+    pub encoder: Arc<Encoder>,
+    pub dense: index::dense::DenseIndex,
+    pub intent_head: Option<LinearHead>,
+    pub ticket_head: Option<LinearHead>,
+    queries: Mutex<lru::LruCache<String, Arc<Vec<f32>>>>,
+}
+
+impl std::fmt::Debug for Semantic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semantic")
+            .field("n_chunks", &self.dense.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where heads are kept: `<cache>/heads/<name>-<model>.safetensors`.
+pub fn head_path(cache_dir: &Path, encoder: &Encoder, name: &str) -> PathBuf {
+    cache_dir.join("heads").join(format!(
+        "{name}-{}.safetensors",
+        &encoder.model_hash()[..16.min(encoder.model_hash().len())]
+    ))
+}
+
+/// Trains a head on labelled examples (embedding them through the cache).
+pub fn train_head(
+    encoder: &Encoder,
+    cache: &mut EmbeddingCache,
+    examples: &[(String, String)],
+) -> models::Result<LinearHead> {
+    let texts: Vec<&str> = examples.iter().map(|(_, text)| text.as_str()).collect();
+    let vectors = cache.embed(encoder, &texts, TextKind::Query)?;
+    let labelled: Vec<(String, Vec<f32>)> = examples.iter().map(|(l, _)| l.clone()).zip(vectors).collect();
+    LinearHead::train(&labelled, TrainConfig::default())
+}
+
+impl Semantic {
+    /// Embeds the corpus's chunks (cached) and loads the heads from `cache_dir`, training and
+    /// saving them when absent.
+    pub fn build(encoder: Arc<Encoder>, corpus: &Corpus, cache_dir: Option<&Path>) -> models::Result<Semantic> {
+        let mut cache = EmbeddingCache::open(cache_dir, &encoder);
+        let chunks = index::dense::chunks(corpus);
+        let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+        let vectors = cache.embed(&encoder, &texts, TextKind::Passage)?;
+        let dense = index::dense::DenseIndex::new(chunks, vectors, encoder.dim());
+        let mut head = |name: &str, examples: &[(String, String)]| -> models::Result<Option<LinearHead>> {
+            if examples.is_empty() {
+                return Ok(None);
+            }
+            if let Some(dir) = cache_dir
+                && let Ok(head) = LinearHead::load(&head_path(dir, &encoder, name))
+            {
+                return Ok(Some(head));
+            }
+            let head = train_head(&encoder, &mut cache, examples)?;
+            if let Some(dir) = cache_dir {
+                let path = head_path(dir, &encoder, name);
+                if let Some(parent) = path.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                if let Err(err) = head.save(&path) {
+                    tracing::warn!(error = %err, "cannot save head");
+                }
+            }
+            Ok(Some(head))
+        };
+        let intent_head = head("intent", &corpus.intent_examples)?;
+        let ticket_head = head("ticket", &corpus.ticket_examples)?;
+        if let Err(err) = cache.save() {
+            tracing::warn!(error = %err, "cannot save embedding cache");
+        }
+        let queries = Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN)));
+        Ok(Semantic {
+            encoder,
+            dense,
+            intent_head,
+            ticket_head,
+            queries,
+        })
+    }
+
+    /// The query's embedding, from the LRU when it was asked before.
+    pub fn embed_query(&self, text: &str) -> models::Result<Arc<Vec<f32>>> {
+        if let Ok(mut cache) = self.queries.lock()
+            && let Some(vector) = cache.get(text)
+        {
+            return Ok(vector.clone());
+        }
+        let vector = Arc::new(self.encoder.embed(&[text], TextKind::Query)?.pop().unwrap_or_default());
+        if let Ok(mut cache) = self.queries.lock() {
+            cache.put(text.to_string(), vector.clone());
+        }
+        Ok(vector)
+    }
+}
