@@ -352,10 +352,11 @@ fn eval_tickets(dataset: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow:
         .map(|(message, _)| engine.route(message).map_or_else(|| "其他".into(), |r| r.0))
         .collect();
     let report = evals::classification_report(&cases.iter().map(|c| c.1.clone()).collect::<Vec<_>>(), &predictions);
-    println!(
-        "dataset: {} · classifier: naive Bayes over index terms",
-        dataset.display()
-    );
+    let classifier = match engine.semantic.as_ref().and_then(|s| s.ticket_head.as_ref()) {
+        Some(_) => "candle head on e5 embeddings",
+        None => "naive Bayes over index terms",
+    };
+    println!("dataset: {} · classifier: {classifier}", dataset.display());
     print!("{report}");
     Ok(())
 }

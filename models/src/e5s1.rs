@@ -492,3 +492,23 @@ impl<'a> Reader<'a> {
         .into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_tensors_count_matches_the_directory_check() {
+        let header = Header {
+            hidden: 64,
+            n_layers: 3,
+            n_heads: 2,
+            intermediate: 128,
+            n_word_rows: 10,
+            n_positions: 8,
+            n_token_types: 2,
+            layer_norm_eps: 1e-12,
+        };
+        assert_eq!(expected_tensors(&header).len(), 5 + 3 * TENSORS_PER_LAYER);
+    }
+}
