@@ -107,16 +107,47 @@ pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
         .sum();
     let encoder_p50 = percentile(&mut latencies, 0.50);
     println!(
-        "query embedding    p50 {:.1} ms, p99 {:.1} ms ({} queries of {:.1} tokens on average, one at a time)",
+        "query embedding    p50 {:.1} ms, p99 {:.1} ms ({} queries of {:.1} tokens on average, one at a time, taking turns with C after a {} ms pause)",
         encoder_p50,
         percentile(&mut latencies, 0.99),
         queries.len(),
-        n_tokens as f64 / queries.len() as f64
+        n_tokens as f64 / queries.len() as f64,
+        PAUSE.as_millis()
     );
     if !c_latencies.is_empty() {
         let (c_p50, c_p99) = (percentile(&mut c_latencies, 0.50), percentile(&mut c_latencies, 0.99));
         println!("C engine query     p50 {c_p50:.1} ms, p99 {c_p99:.1} ms");
-        println!("ratio candle / C   {:.2} (query p50)", encoder_p50 / c_p50);
+        println!(
+            "ratio candle / C   {:.2} (query p50, taking turns)",
+            encoder_p50 / c_p50
+        );
+    }
+    // Back to back: each engine embeds all the queries in a row (its threads stay warm), the
+    // way a busy server sees them; the two runs follow each other, not interleaved.
+    let mut back_to_back = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let started = Instant::now();
+        encoder.embed(&[query], TextKind::Query)?;
+        back_to_back.push(ms(started.elapsed()));
+    }
+    let b2b_p50 = percentile(&mut back_to_back, 0.50);
+    println!(
+        "query back to back p50 {:.1} ms, p99 {:.1} ms",
+        b2b_p50,
+        percentile(&mut back_to_back, 0.99)
+    );
+    if let Some(engine) = &mut c_engine {
+        let mut c_back_to_back = Vec::with_capacity(queries.len());
+        for query in &queries {
+            c_back_to_back.push(engine.query(query)?);
+        }
+        let c_p50 = percentile(&mut c_back_to_back, 0.50);
+        println!(
+            "C back to back     p50 {:.1} ms, p99 {:.1} ms",
+            c_p50,
+            percentile(&mut c_back_to_back, 0.99)
+        );
+        println!("ratio candle / C   {:.2} (query p50, back to back)", b2b_p50 / c_p50);
     }
 
     let n_tokens: usize = passages
@@ -195,18 +226,130 @@ pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
         "ask, cached query  {:.1} ms per question (the same questions again: query-embedding LRU)",
         ms(started.elapsed()) / asks.len() as f64
     );
-    println!("peak RSS           {}", peak_rss());
+    println!(
+        "peak RSS           {} (this process: two encoders loaded in turn, the engine)",
+        status_field("self", "VmHWM")
+    );
+    drop(engine);
+    if let Err(error) = server(args, &asks) {
+        println!("server             not measured: {error:#}");
+    }
     Ok(())
 }
 
-/// VmHWM of this process, from /proc (Linux).
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
+/// The real server: `banshi serve` started from this binary on a free port with a fresh
+/// SQLite file; the same questions over HTTP (`POST /api/v1/chat`, a new conversation each),
+/// then its resident memory, steady (VmRSS) and peak (VmHWM).
+fn server(args: &KnowledgeArgs, asks: &[String]) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut child = ServerProcess(
+        Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .args(["--addr", &addr])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.path().join("bench.db").display()))
+            .args(["--rate-limit-per-minute", "1000000", "--reload-interval-secs", "3600"])
+            .arg("--knowledge-dir")
+            .arg(args.dir())
+            .arg("--model-dir")
+            .arg(args.model_dir())
+            .env("BANSHI_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start banshi serve")?,
+    );
+    loop {
+        if let Ok((200, _)) = http(&addr, "GET", "/readyz", None) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("the server was not ready after 300 s");
+        }
+        if let Some(status) = child.0.try_wait()? {
+            bail!("the server stopped: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("server ready       {:.0} ms after start", ms(started.elapsed()));
+    let pid = child.0.id().to_string();
+    let chat = |question: &str| -> anyhow::Result<f64> {
+        let body = serde_json::json!({ "message": question }).to_string();
+        let started = Instant::now();
+        let (status, response) = http(&addr, "POST", "/api/v1/chat", Some(&body))?;
+        if status != 200 {
+            bail!("chat answered {status}: {response}");
+        }
+        Ok(ms(started.elapsed()))
+    };
+    for question in asks.iter().take(WARMUP) {
+        chat(&format!("{question}？"))?;
+    }
+    let mut latencies = Vec::with_capacity(asks.len());
+    for question in asks {
+        latencies.push(chat(question)?);
+    }
+    println!(
+        "server chat        p50 {:.1} ms, p99 {:.1} ms ({} questions over HTTP, each a new conversation stored in SQLite)",
+        percentile(&mut latencies, 0.50),
+        percentile(&mut latencies, 0.99),
+        asks.len()
+    );
+    for question in asks {
+        chat(question)?;
+    }
+    println!(
+        "server RSS         {} steady after {} chats, {} peak",
+        status_field(&pid, "VmRSS"),
+        WARMUP + 2 * asks.len(),
+        status_field(&pid, "VmHWM")
+    );
+    Ok(())
+}
+
+/// Stops the server when the bench ends, however it ends.
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: the status code and the body.
+fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .context("no HTTP status line")?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    Ok((status, body))
+}
+
+/// A field of /proc/<pid>/status (Linux), such as VmRSS or VmHWM.
+fn status_field(pid: &str, field: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+                .map(|l| l[field.len() + 1..].trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
 }

@@ -65,9 +65,18 @@ pub enum TicketCommand {
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
     /// Ticket routing accuracy on labelled messages (JSONL with title, detail, label_l1).
+    ///
+    /// With `--cv K` instead of a dataset: K-fold cross-validation on our own examples,
+    /// comparing the classifiers.
     Tickets {
-        #[arg(long)]
-        dataset: PathBuf,
+        #[arg(long, required_unless_present = "cv")]
+        dataset: Option<PathBuf>,
+        /// Cross-validate on `knowledge/data/ticket_examples.toml` with this many folds.
+        #[arg(long, conflicts_with = "dataset")]
+        cv: Option<usize>,
+        /// bayes, head or ensemble (the default; Bayes alone without the model).
+        #[arg(long, env = "BANSHI_TICKET_CLASSIFIER", default_value = "ensemble")]
+        classifier: bot::routing::Classifier,
         #[command(flatten)]
         knowledge: KnowledgeArgs,
     },

@@ -32,9 +32,19 @@ fn main() -> ExitCode {
             command: IndexCommand::Build { knowledge, index_dir },
         } => build_index(knowledge, index_dir),
         Command::Eval(EvalArgs {
-            command: Some(EvalCommand::Tickets { dataset, knowledge }),
+            command:
+                Some(EvalCommand::Tickets {
+                    dataset,
+                    cv,
+                    classifier,
+                    knowledge,
+                }),
             ..
-        }) => eval_tickets(&dataset, &knowledge),
+        }) => match (dataset, cv) {
+            (_, Some(k)) => cross_validate_tickets(k, &knowledge),
+            (Some(dataset), None) => eval_tickets(&dataset, classifier, &knowledge),
+            (None, None) => Err(anyhow::anyhow!("请给出 --dataset 或 --cv")),
+        },
         Command::Eval(args) => eval(args),
         Command::Train(args) => train(&args),
         Command::Bench(args) => api::bench::run(&args),
@@ -328,8 +338,30 @@ fn classify(json: bool, batch: &std::path::Path, knowledge: &KnowledgeArgs) -> a
     Ok(())
 }
 
-fn eval_tickets(dataset: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
+fn cross_validate_tickets(k: usize, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
     let engine = engine(knowledge)?;
+    let cache_dir = knowledge.model_dir().join("cache");
+    let started = Instant::now();
+    let (expected, runs) = bot::routing::cross_validate(&engine, k, Some(&cache_dir))?;
+    println!(
+        "{k}-fold cross-validation on {} own examples ({:.1} s)",
+        expected.len(),
+        started.elapsed().as_secs_f32()
+    );
+    for (classifier, predicted) in runs {
+        println!("\n## {}", classifier.name());
+        print!("{}", evals::classification_report(&expected, &predicted));
+    }
+    Ok(())
+}
+
+fn eval_tickets(
+    dataset: &std::path::Path,
+    classifier: bot::routing::Classifier,
+    knowledge: &KnowledgeArgs,
+) -> anyhow::Result<()> {
+    let mut engine = engine(knowledge)?;
+    engine.classifier = classifier;
     let text = std::fs::read_to_string(dataset).with_context(|| format!("无法读取 {}", dataset.display()))?;
     let mut cases = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -352,11 +384,11 @@ fn eval_tickets(dataset: &std::path::Path, knowledge: &KnowledgeArgs) -> anyhow:
         .map(|(message, _)| engine.route(message).map_or_else(|| "其他".into(), |r| r.0))
         .collect();
     let report = evals::classification_report(&cases.iter().map(|c| c.1.clone()).collect::<Vec<_>>(), &predictions);
-    let classifier = match engine.semantic.as_ref().and_then(|s| s.ticket_head.as_ref()) {
-        Some(_) => "candle head on e5 embeddings",
-        None => "naive Bayes over index terms",
-    };
-    println!("dataset: {} · classifier: {classifier}", dataset.display());
+    println!(
+        "dataset: {} · classifier: {}",
+        dataset.display(),
+        engine.route_classifier().name()
+    );
     print!("{report}");
     Ok(())
 }
@@ -374,8 +406,8 @@ fn train(args: &KnowledgeArgs) -> anyhow::Result<()> {
     let mut cache = bot::semantic::EmbeddingCache::open(Some(&model.cache_dir), &model.encoder);
     for (name, examples) in [("intent", &corpus.intent_examples), ("ticket", &corpus.ticket_examples)] {
         let started = Instant::now();
-        let head = bot::semantic::train_head(&model.encoder, &mut cache, examples)?;
-        let path = bot::semantic::head_path(&model.cache_dir, &model.encoder, name);
+        let head = bot::semantic::train_head(&model.encoder, &mut cache, name, examples)?;
+        let path = bot::semantic::head_path(&model.cache_dir, &model.encoder, name, examples);
         std::fs::create_dir_all(path.parent().unwrap_or(&model.cache_dir))?;
         head.save(&path)?;
         let texts: Vec<&str> = examples.iter().map(|(_, t)| t.as_str()).collect();

@@ -10,6 +10,7 @@ mod compose;
 mod dialogue;
 pub mod forms;
 mod intent;
+pub mod routing;
 pub mod semantic;
 pub mod tickets;
 
@@ -124,6 +125,8 @@ pub struct Engine {
     pub fusion: Fusion,
     /// The retrieval the dialogue uses (hybrid by default; without the encoder, BM25).
     pub mode: Mode,
+    /// Which classifier routes tickets (see [`routing`]).
+    pub classifier: routing::Classifier,
 }
 
 /// Which retrieval answers: BM25 alone, the encoder alone, or both fused.
@@ -199,6 +202,7 @@ impl Engine {
             semantic: None,
             fusion: Fusion::default(),
             mode: Mode::Hybrid,
+            classifier: routing::Classifier::default(),
         })
     }
 
@@ -294,25 +298,6 @@ impl Engine {
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
         ranked.truncate(limit);
         Ok(ranked)
-    }
-
-    /// A ticket's category, its lead department and the classifier's confidence: the
-    /// encoder's head when installed, else naive Bayes over the index's terms.
-    pub fn route(&self, text: &str) -> Option<(String, String, f32)> {
-        let (category, confidence) = match self
-            .semantic
-            .as_ref()
-            .and_then(|s| s.ticket_head.as_ref().map(|h| (s, h)))
-        {
-            Some((semantic, head)) => {
-                let vector = semantic.embed_query(text).ok()?;
-                let (label, p) = head.predict(&vector);
-                (label.to_string(), p)
-            }
-            None => self.router.classify(&self.index.terms(text))?,
-        };
-        let department = self.corpus.tickets.department_of(&category)?.to_string();
-        Some((category, department, confidence))
     }
 
     /// Intent probabilities from the encoder's head, when installed.

@@ -140,24 +140,46 @@ impl std::fmt::Debug for Semantic {
     }
 }
 
-/// Where heads are kept: `<cache>/heads/<name>-<model>.safetensors`.
-pub fn head_path(cache_dir: &Path, encoder: &Encoder, name: &str) -> PathBuf {
+/// Bumped whenever training changes, so heads saved by an older build are retrained.
+const HEAD_FORMAT: u32 = 2;
+
+/// Where heads are kept: `<cache>/heads/<name>-<model>-<examples>.safetensors`; the name
+/// carries a hash of the examples (and of the training format), so editing the examples
+/// retrains the head at the next start instead of loading a stale one.
+pub fn head_path(cache_dir: &Path, encoder: &Encoder, name: &str, examples: &[(String, String)]) -> PathBuf {
+    let mut hasher = DefaultHasher::new();
+    HEAD_FORMAT.hash(&mut hasher);
+    format!("{:?}", head_config(name)).hash(&mut hasher);
+    examples.hash(&mut hasher);
     cache_dir.join("heads").join(format!(
-        "{name}-{}.safetensors",
-        &encoder.model_hash()[..16.min(encoder.model_hash().len())]
+        "{name}-{}-{:016x}.safetensors",
+        &encoder.model_hash()[..16.min(encoder.model_hash().len())],
+        hasher.finish()
     ))
 }
 
-/// Trains a head on labelled examples (embedding them through the cache).
+/// How each head is trained. Measured on our own data: the intent head does better on raw
+/// embeddings (own eval set: intent accuracy 0.966 raw vs 0.941 standardised); the ticket
+/// head standardised, as the ticket ensemble needs its sharper probabilities (5-fold
+/// cross-validation on our routing examples: ensemble accuracy 0.730 vs 0.669).
+pub fn head_config(name: &str) -> TrainConfig {
+    TrainConfig {
+        standardize: name == "ticket",
+        ..TrainConfig::default()
+    }
+}
+
+/// Trains the head `name` on labelled examples (embedding them through the cache).
 pub fn train_head(
     encoder: &Encoder,
     cache: &mut EmbeddingCache,
+    name: &str,
     examples: &[(String, String)],
 ) -> models::Result<LinearHead> {
     let texts: Vec<&str> = examples.iter().map(|(_, text)| text.as_str()).collect();
     let vectors = cache.embed(encoder, &texts, TextKind::Query)?;
     let labelled: Vec<(String, Vec<f32>)> = examples.iter().map(|(l, _)| l.clone()).zip(vectors).collect();
-    LinearHead::train(&labelled, TrainConfig::default())
+    LinearHead::train(&labelled, head_config(name))
 }
 
 impl Semantic {
@@ -174,13 +196,13 @@ impl Semantic {
                 return Ok(None);
             }
             if let Some(dir) = cache_dir
-                && let Ok(head) = LinearHead::load(&head_path(dir, &encoder, name))
+                && let Ok(head) = LinearHead::load(&head_path(dir, &encoder, name, examples))
             {
                 return Ok(Some(head));
             }
-            let head = train_head(&encoder, &mut cache, examples)?;
+            let head = train_head(&encoder, &mut cache, name, examples)?;
             if let Some(dir) = cache_dir {
-                let path = head_path(dir, &encoder, name);
+                let path = head_path(dir, &encoder, name, examples);
                 if let Some(parent) = path.parent() {
                     let _ = std::fs::create_dir_all(parent);
                 }

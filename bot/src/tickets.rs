@@ -361,8 +361,13 @@ impl Router {
 
     /// The best category and its probability.
     pub fn classify(&self, terms: &[String]) -> Option<(String, f32)> {
+        self.distribution(terms).into_iter().next()
+    }
+
+    /// Posterior probability of every category, best first.
+    pub fn distribution(&self, terms: &[String]) -> Vec<(String, f32)> {
         if self.classes.is_empty() {
-            return None;
+            return Vec::new();
         }
         let mut scores = self.log_prior.clone();
         for term in terms {
@@ -375,8 +380,14 @@ impl Router {
         }
         let max = scores.iter().copied().fold(f32::MIN, f32::max);
         let sum: f32 = scores.iter().map(|s| (s - max).exp()).sum();
-        let (best, score) = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-        Some((self.classes[best].clone(), ((score - max).exp()) / sum))
+        let mut dist: Vec<(String, f32)> = self
+            .classes
+            .iter()
+            .cloned()
+            .zip(scores.iter().map(|s| (s - max).exp() / sum))
+            .collect();
+        dist.sort_by(|a, b| b.1.total_cmp(&a.1));
+        dist
     }
 }
 

@@ -69,3 +69,33 @@ fn hybrid_beats_each_retrieval_alone() {
     assert!(hybrid.1 >= 0.95, "{recall:?}");
     assert!(hybrid.2 >= 0.85, "{recall:?}");
 }
+
+/// The eval set measures generalisation only if none of its questions is also a training
+/// example: no intent or ticket example may repeat an eval query (after trimming and
+/// ignoring punctuation and case).
+#[test]
+fn no_eval_query_is_a_training_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases = evals::load_dataset(&root.join("data/queries.jsonl")).unwrap();
+    let corpus = knowledge::Corpus::load(&root.join("../knowledge/data")).unwrap().corpus;
+    let normalise = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let training: std::collections::HashMap<String, &str> = corpus
+        .intent_examples
+        .iter()
+        .chain(&corpus.ticket_examples)
+        .map(|(_, text)| (normalise(text), text.as_str()))
+        .collect();
+    let leaked: Vec<&str> = cases
+        .iter()
+        .filter_map(|case| training.get(&normalise(&case.query)).copied())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "eval queries also in the training examples: {leaked:?}"
+    );
+}

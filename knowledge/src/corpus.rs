@@ -405,6 +405,30 @@ fn load_ticket_rules(
             ));
         }
     }
+    for route in &rules.district_routes {
+        let line = find_line(&text, &format!("\"{}\"", route.department));
+        if !department_ids.contains(route.department.as_str()) {
+            out.push(error(
+                &path,
+                line,
+                format!("部门 “{}” 不在 departments.toml 中", route.department),
+            ));
+        }
+        if !rules.districts.contains(&route.district) {
+            out.push(error(
+                &path,
+                line,
+                format!("区县 “{}” 不在 districts 中", route.district),
+            ));
+        }
+        if rules.department_of(&route.category).is_none() {
+            out.push(error(
+                &path,
+                line,
+                format!("分类 “{}” 没有 [[category]]", route.category),
+            ));
+        }
+    }
     rules
 }
 

@@ -19,6 +19,20 @@ pub struct TicketRules {
     pub categories: Vec<Category>,
     #[serde(rename = "sla")]
     pub slas: Vec<Sla>,
+    /// The districts and counties tickets are filed in, as written in addresses.
+    #[serde(default)]
+    pub districts: Vec<String>,
+    /// A district's own department for a category (a county bureau), before the city's.
+    #[serde(default, rename = "district_route")]
+    pub district_routes: Vec<DistrictRoute>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictRoute {
+    pub district: String,
+    pub category: String,
+    pub department: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -65,6 +79,8 @@ impl Default for TicketRules {
             },
             categories: Vec::new(),
             slas: Vec::new(),
+            districts: Vec::new(),
+            district_routes: Vec::new(),
         }
     }
 }
@@ -75,6 +91,28 @@ impl TicketRules {
             .iter()
             .find(|c| c.name == category)
             .map(|c| c.department.as_str())
+    }
+
+    /// The department for a category in a district: the district's own when it has one
+    /// (`[[district_route]]`), else the city's lead department.
+    pub fn department_in(&self, category: &str, district: Option<&str>) -> Option<&str> {
+        district
+            .and_then(|d| {
+                self.district_routes
+                    .iter()
+                    .find(|r| r.district == d && r.category == category)
+            })
+            .map(|r| r.department.as_str())
+            .or_else(|| self.department_of(category))
+    }
+
+    /// The first known district named in a text (an address), if any.
+    pub fn district_in(&self, text: &str) -> Option<&str> {
+        self.districts
+            .iter()
+            .filter_map(|d| text.find(d.as_str()).map(|at| (at, d)))
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, d)| d.as_str())
     }
 
     /// The limits for a kind and urgency; unknown ones get the strictest normal rule.
@@ -175,6 +213,51 @@ mod tests {
 
     fn at(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn a_district_bureau_takes_its_own_categories_before_the_city() {
+        let rules: TicketRules = toml::from_str(
+            r#"
+            working_hours = { start = "09:00", end = "17:00" }
+            districts = ["滨江区", "西岭县"]
+            [[category]]
+            name = "城乡建设"
+            department = "housing-construction"
+            [[category]]
+            name = "交通运输"
+            department = "transport"
+            [[district_route]]
+            district = "西岭县"
+            category = "城乡建设"
+            department = "xiling-housing-construction"
+            [[sla]]
+            kind = "投诉"
+            urgency = "normal"
+            response_hours = 2
+            resolve_days = 5
+            "#,
+        )
+        .unwrap();
+        let district = rules.district_in("西岭县城关镇幸福小区3幢");
+        assert_eq!(district, Some("西岭县"));
+        assert_eq!(
+            rules.department_in("城乡建设", district),
+            Some("xiling-housing-construction")
+        );
+        // No county bureau for transport: the city's.
+        assert_eq!(rules.department_in("交通运输", district), Some("transport"));
+        // Another district, or none: the city's.
+        assert_eq!(
+            rules.department_in("城乡建设", rules.district_in("滨江区江滨路1号")),
+            Some("housing-construction")
+        );
+        assert_eq!(
+            rules.department_in("城乡建设", rules.district_in("人民路1号")),
+            Some("housing-construction")
+        );
+        // The first district named wins.
+        assert_eq!(rules.district_in("滨江区某地，原西岭县"), Some("滨江区"));
     }
 
     #[test]

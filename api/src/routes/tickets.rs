@@ -131,20 +131,22 @@ pub async fn create(
     let now = state.clock.now();
     let new = {
         let engine = state.engine.load();
-        let text = format!("{} {}", request.what, request.location);
-        let (category, department) = match engine.route(&text) {
-            Some((category, department, _)) => (category, department),
+        let rules = &engine.corpus.tickets;
+        let district = rules.district_in(&request.location).map(str::to_string);
+        let (category, department) = match engine.route(&format!("{} {}", request.what, request.location)) {
+            Some((category, _, _)) => {
+                let department = rules
+                    .department_in(&category, district.as_deref())
+                    .unwrap_or("hotline-12345")
+                    .to_string();
+                (category, department)
+            }
             None => ("其他".to_string(), "hotline-12345".to_string()),
         };
-        let rules = &engine.corpus.tickets;
         let sla = rules.sla(&request.kind, request.urgent);
         let start = local(now);
         let response_due = millis(rules.add_working_hours(&engine.corpus.calendar, start, sla.response_hours));
         let resolve_due = millis(rules.add_working_days(&engine.corpus.calendar, start, sla.resolve_days));
-        let district = ["中山区", "滨江区", "东湖区", "西岭县"]
-            .into_iter()
-            .find(|d| request.location.contains(d))
-            .map(str::to_string);
         backend::NewTicket {
             kind: request.kind.clone(),
             category,
