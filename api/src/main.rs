@@ -362,23 +362,7 @@ fn eval_tickets(
 ) -> anyhow::Result<()> {
     let mut engine = engine(knowledge)?;
     engine.classifier = classifier;
-    let text = std::fs::read_to_string(dataset).with_context(|| format!("无法读取 {}", dataset.display()))?;
-    let mut cases = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let value: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", dataset.display(), i + 1))?;
-        let message = format!(
-            "{} {}",
-            value["title"].as_str().unwrap_or_default(),
-            value["detail"].as_str().unwrap_or_default()
-        );
-        let label = value["label_l1"]
-            .as_str()
-            .or_else(|| value["category"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        cases.push((message, label));
-    }
+    let cases = evals::load_ticket_dataset(dataset)?;
     let predictions: Vec<String> = cases
         .iter()
         .map(|(message, _)| engine.route(message).map_or_else(|| "其他".into(), |r| r.0))

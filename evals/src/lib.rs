@@ -192,6 +192,58 @@ impl Report {
     }
 }
 
+/// Labelled hotline messages (JSONL: `title`, `detail`, and `label_l1` or `category`), as
+/// (message, label); the message is the title and the detail joined by a space.
+pub fn load_ticket_dataset(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("无法读取 {}", path.display()))?;
+    let mut cases = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+        let message = format!(
+            "{} {}",
+            value["title"].as_str().unwrap_or_default(),
+            value["detail"].as_str().unwrap_or_default()
+        );
+        let label = value["label_l1"]
+            .as_str()
+            .or_else(|| value["category"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        cases.push((message, label));
+    }
+    Ok(cases)
+}
+
+/// Accuracy and macro-F1 over the expected labels.
+pub fn accuracy_and_macro_f1(expected: &[String], predicted: &[String]) -> (f64, f64) {
+    let mut labels: Vec<&String> = expected.iter().collect();
+    labels.sort();
+    labels.dedup();
+    let correct = expected.iter().zip(predicted).filter(|(e, p)| e == p).count();
+    let f1_sum: f64 = labels
+        .iter()
+        .map(|label| {
+            let tp = expected
+                .iter()
+                .zip(predicted)
+                .filter(|(e, p)| e == label && p == label)
+                .count() as f64;
+            let n_expected = expected.iter().filter(|e| e == label).count() as f64;
+            let n_predicted = predicted.iter().filter(|p| p == label).count() as f64;
+            if tp == 0.0 {
+                0.0
+            } else {
+                2.0 * tp / (n_expected + n_predicted)
+            }
+        })
+        .sum();
+    (
+        correct as f64 / expected.len().max(1) as f64,
+        f1_sum / labels.len().max(1) as f64,
+    )
+}
+
 /// Accuracy, macro-F1 over the expected labels, per-label precision/recall/F1 and the
 /// confusion matrix (rows: expected, columns: predicted).
 pub fn classification_report(expected: &[String], predicted: &[String]) -> String {

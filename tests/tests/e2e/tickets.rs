@@ -403,3 +403,48 @@ async fn a_citizen_cannot_see_another_citizens_ticket() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_county_ticket_goes_to_the_county_bureau() {
+    for db in TestDb::all().await {
+        let Setup { db, store, state, .. } = setup(db).await;
+        let app = api::app(state);
+        let mut numbers = Vec::new();
+        for address in ["西岭县城关镇幸福家园5幢", "东湖区湖滨街道幸福家园5幢"] {
+            let mut chat = Conversation::new(&app, Some("citizen-1")).await;
+            chat.say("我要投诉，小区电梯坏了一个多月，物业一直拖着不修，老人上下楼很困难")
+                .await;
+            chat.say(address).await;
+            chat.say("上个月开始").await;
+            chat.say("13912345678").await;
+            chat.say("否").await;
+            let done = chat.say("确认").await.clone();
+            numbers.push(done["ticket"]["number"].as_str().expect("a ticket").to_string());
+        }
+        let county = store.ticket(&numbers[0]).await.unwrap().unwrap();
+        let city = store.ticket(&numbers[1]).await.unwrap().unwrap();
+        assert_eq!(county.category, "城乡建设", "{}", db.label);
+        assert_eq!(
+            (county.district.as_deref(), county.department.as_str()),
+            (Some("西岭县"), "xiling-housing-construction")
+        );
+        assert_eq!(
+            (city.district.as_deref(), city.department.as_str()),
+            (Some("东湖区"), "housing-construction")
+        );
+        let queue = authed_get(
+            &app,
+            "/api/v1/staff/tickets",
+            &login(&app, "staff-xiling-housing-construction").await,
+        )
+        .await;
+        assert_eq!(
+            queue.json["tickets"][0]["number"],
+            numbers[0].as_str(),
+            "{}",
+            queue.json
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
