@@ -170,7 +170,7 @@ pub fn respond(
     if engine.default_mode() != crate::Mode::Bm25 {
         return semantic_turn(engine, context, state, next, message, focus, &signals, applying);
     }
-    let hits = engine.index.search(message, 5)?;
+    let hits = engine.index.rank(message, 5)?;
     let thresholds = engine.thresholds;
     let top_confidence = hits.first().map_or(0.0, confidence);
 

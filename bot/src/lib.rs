@@ -226,7 +226,7 @@ impl Engine {
 
     /// Guides for a query, best first. Without the encoder every mode is BM25.
     pub fn retrieve(&self, query: &str, limit: usize, mode: Mode) -> Result<Vec<Ranked>> {
-        let bm25 = self.index.search(query, 10.max(limit))?;
+        let bm25 = self.index.rank(query, 10.max(limit))?;
         let from_bm25 = |hits: &[index::Hit]| -> Vec<Ranked> {
             hits.iter()
                 .take(limit)

@@ -238,8 +238,18 @@ impl SearchIndex {
         self.tokenizer.analyze(text).into_iter().map(|t| t.text).collect()
     }
 
-    /// Finds the guides for a query, best first, at most `limit`.
+    /// Finds the guides for a query, best first, at most `limit`, with highlighted snippets.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        self.search_with(query, limit, true)
+    }
+
+    /// The same without snippets (empty): the dialogue ranks guides and never shows them,
+    /// and a snippet re-analyses the guide's whole text (half the time of a turn, measured).
+    pub fn rank(&self, query: &str, limit: usize) -> Result<Vec<Hit>> {
+        self.search_with(query, limit, false)
+    }
+
+    fn search_with(&self, query: &str, limit: usize, with_snippets: bool) -> Result<Vec<Hit>> {
         let query_terms = self.query_terms(query);
         if query_terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -269,8 +279,14 @@ impl SearchIndex {
         let boolean = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&boolean, &TopDocs::with_limit(limit).order_by_score())?;
-        let mut snippets = SnippetGenerator::create(&searcher, &boolean, self.fields.body)?;
-        snippets.set_max_num_chars(80);
+        let snippets = match with_snippets {
+            true => {
+                let mut generator = SnippetGenerator::create(&searcher, &boolean, self.fields.body)?;
+                generator.set_max_num_chars(80);
+                Some(generator)
+            }
+            false => None,
+        };
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let document: TantivyDocument = searcher.doc(address)?;
@@ -287,7 +303,10 @@ impl SearchIndex {
                 title: text(self.fields.title),
                 score,
                 coverage,
-                snippet: snippets.snippet_from_doc(&document).to_html(),
+                snippet: snippets
+                    .as_ref()
+                    .map(|g| g.snippet_from_doc(&document).to_html())
+                    .unwrap_or_default(),
                 id,
             });
         }

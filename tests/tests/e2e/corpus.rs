@@ -204,3 +204,16 @@ fn an_ambiguous_question_is_clarified_and_the_choice_answered() {
     let (_, reply) = bot::respond(&engine, &bot::Context::anonymous(), &state, &title).unwrap();
     assert_eq!(reply.guides[0].title, title);
 }
+
+#[test]
+fn ranking_without_snippets_orders_guides_as_search_does() {
+    let engine = engine();
+    for query in ["居民身份证丢失补领", "公积金租房提取", "开个饭店要什么证", "残疾人证"] {
+        let searched = engine.index.search(query, 10).unwrap();
+        let ranked = engine.index.rank(query, 10).unwrap();
+        let ids = |hits: &[index::Hit]| hits.iter().map(|h| (h.id.clone(), h.score)).collect::<Vec<_>>();
+        assert_eq!(ids(&searched), ids(&ranked), "{query}");
+        assert!(searched.iter().any(|h| h.snippet.contains("<b>")), "{query}");
+        assert!(ranked.iter().all(|h| h.snippet.is_empty()), "{query}");
+    }
+}
