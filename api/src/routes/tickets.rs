@@ -129,11 +129,19 @@ pub async fn create(
     request: &bot::TicketRequest,
 ) -> ApiResult<backend::Ticket> {
     let now = state.clock.now();
+    let engine = state.engine.load_full();
+    // The classifier may run the encoder: off the async executor.
+    let routed = {
+        let engine = engine.clone();
+        let text = format!("{} {}", request.what, request.location);
+        tokio::task::spawn_blocking(move || engine.route(&text))
+            .await
+            .map_err(ApiError::internal)?
+    };
     let new = {
-        let engine = state.engine.load();
         let rules = &engine.corpus.tickets;
         let district = rules.district_in(&request.location).map(str::to_string);
-        let (category, department) = match engine.route(&format!("{} {}", request.what, request.location)) {
+        let (category, department) = match routed {
             Some((category, _, _)) => {
                 let department = rules
                     .department_in(&category, district.as_deref())
