@@ -65,6 +65,22 @@ pub fn mix(parts: &[(&Distribution, f32)]) -> Distribution {
     out
 }
 
+/// A head's probabilities of an embedding, best first.
+fn head_distribution(head: &models::heads::LinearHead, vector: &[f32]) -> Distribution {
+    let mut dist: Distribution = head.labels.iter().cloned().zip(head.probabilities(vector)).collect();
+    dist.sort_by(|a, b| b.1.total_cmp(&a.1));
+    dist
+}
+
+/// The distribution a classifier gives from the head's (when there is one) and Bayes's.
+fn combine(classifier: Classifier, head: Option<&Distribution>, bayes: impl FnOnce() -> Distribution) -> Distribution {
+    match (classifier, head) {
+        (Classifier::Head, Some(head)) => head.clone(),
+        (Classifier::Ensemble, Some(head)) => mix(&[(head, 0.5), (&bayes(), 0.5)]),
+        _ => bayes(),
+    }
+}
+
 impl Engine {
     /// The classifier `route` uses: the ensemble when the encoder's head is there, else Bayes.
     pub fn route_classifier(&self) -> Classifier {
@@ -82,20 +98,11 @@ impl Engine {
         let head = match (classifier, self.semantic.as_ref()) {
             (Classifier::Bayes, _) | (_, None) => None,
             (_, Some(semantic)) => match &semantic.ticket_head {
-                Some(head) => {
-                    let vector = semantic.embed_query(text)?;
-                    let mut dist: Distribution = head.labels.iter().cloned().zip(head.probabilities(&vector)).collect();
-                    dist.sort_by(|a, b| b.1.total_cmp(&a.1));
-                    Some(dist)
-                }
+                Some(head) => Some(head_distribution(head, &semantic.embed_query(text)?)),
                 None => None,
             },
         };
-        Ok(match (classifier, head) {
-            (Classifier::Head, Some(head)) => head,
-            (Classifier::Ensemble, Some(head)) => mix(&[(&head, 0.5), (&bayes(), 0.5)]),
-            _ => bayes(),
-        })
+        Ok(combine(classifier, head.as_ref(), bayes))
     }
 
     /// A ticket's category, its lead department (the district's own bureau when the text
@@ -156,17 +163,12 @@ pub fn cross_validate(
         };
         for i in (0..examples.len()).filter(|i| i % k == fold) {
             let nb = bayes.distribution(&terms[i]);
-            let head_dist: Option<Distribution> = head.as_ref().zip(vectors.as_ref()).map(|(h, v)| {
-                let mut d: Distribution = h.labels.iter().cloned().zip(h.probabilities(&v[i])).collect();
-                d.sort_by(|a, b| b.1.total_cmp(&a.1));
-                d
-            });
+            let head_dist = head
+                .as_ref()
+                .zip(vectors.as_ref())
+                .map(|(h, v)| head_distribution(h, &v[i]));
             for (c, classifier) in classifiers.iter().enumerate() {
-                let dist = match (classifier, &head_dist) {
-                    (Classifier::Head, Some(h)) => h.clone(),
-                    (Classifier::Ensemble, Some(h)) => mix(&[(h, 0.5), (&nb, 0.5)]),
-                    _ => nb.clone(),
-                };
+                let dist = combine(*classifier, head_dist.as_ref(), || nb.clone());
                 predicted[c][i] = dist.first().map(|(l, _)| l.clone()).unwrap_or_default();
             }
         }

@@ -215,76 +215,81 @@ pub fn load_ticket_dataset(path: &Path) -> anyhow::Result<Vec<(String, String)>>
     Ok(cases)
 }
 
-/// Accuracy and macro-F1 over the expected labels.
-pub fn accuracy_and_macro_f1(expected: &[String], predicted: &[String]) -> (f64, f64) {
+/// One label's scores.
+struct LabelScores<'a> {
+    label: &'a String,
+    n_expected: f64,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+}
+
+/// Per-label scores over the expected labels (sorted) and the accuracy.
+fn scores<'a>(expected: &'a [String], predicted: &[String]) -> (Vec<LabelScores<'a>>, f64) {
     let mut labels: Vec<&String> = expected.iter().collect();
     labels.sort();
     labels.dedup();
     let correct = expected.iter().zip(predicted).filter(|(e, p)| e == p).count();
-    let f1_sum: f64 = labels
-        .iter()
+    let per_label = labels
+        .into_iter()
         .map(|label| {
             let tp = expected
                 .iter()
                 .zip(predicted)
-                .filter(|(e, p)| e == label && p == label)
+                .filter(|(e, p)| *e == label && *p == label)
                 .count() as f64;
-            let n_expected = expected.iter().filter(|e| e == label).count() as f64;
-            let n_predicted = predicted.iter().filter(|p| p == label).count() as f64;
-            if tp == 0.0 {
-                0.0
+            let n_expected = expected.iter().filter(|e| *e == label).count() as f64;
+            let n_predicted = predicted.iter().filter(|p| *p == label).count() as f64;
+            let precision = if n_predicted > 0.0 { tp / n_predicted } else { 0.0 };
+            let recall = if n_expected > 0.0 { tp / n_expected } else { 0.0 };
+            let f1 = if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
             } else {
-                2.0 * tp / (n_expected + n_predicted)
+                0.0
+            };
+            LabelScores {
+                label,
+                n_expected,
+                precision,
+                recall,
+                f1,
             }
         })
-        .sum();
-    (
-        correct as f64 / expected.len().max(1) as f64,
-        f1_sum / labels.len().max(1) as f64,
-    )
+        .collect();
+    (per_label, correct as f64 / expected.len().max(1) as f64)
+}
+
+fn macro_f1(per_label: &[LabelScores<'_>]) -> f64 {
+    per_label.iter().map(|s| s.f1).sum::<f64>() / per_label.len().max(1) as f64
+}
+
+/// Accuracy and macro-F1 over the expected labels.
+pub fn accuracy_and_macro_f1(expected: &[String], predicted: &[String]) -> (f64, f64) {
+    let (per_label, accuracy) = scores(expected, predicted);
+    (accuracy, macro_f1(&per_label))
 }
 
 /// Accuracy, macro-F1 over the expected labels, per-label precision/recall/F1 and the
 /// confusion matrix (rows: expected, columns: predicted).
 pub fn classification_report(expected: &[String], predicted: &[String]) -> String {
-    let mut labels: Vec<&String> = expected.iter().collect();
-    labels.sort();
-    labels.dedup();
+    let (per_label, accuracy) = scores(expected, predicted);
+    let labels: Vec<&String> = per_label.iter().map(|s| s.label).collect();
     let mut columns: Vec<&String> = expected.iter().chain(predicted.iter()).collect();
     columns.sort();
     columns.dedup();
-    let n = expected.len().max(1);
-    let correct = expected.iter().zip(predicted).filter(|(e, p)| e == p).count();
-    let mut out = format!(
-        "cases: {}\naccuracy: {:.3}\n",
-        expected.len(),
-        correct as f64 / n as f64
-    );
-    let mut f1_sum = 0.0;
-    let mut rows = String::new();
-    for label in &labels {
-        let tp = expected
-            .iter()
-            .zip(predicted)
-            .filter(|(e, p)| e == label && p == label)
-            .count() as f64;
-        let n_expected = expected.iter().filter(|e| e == label).count() as f64;
-        let n_predicted = predicted.iter().filter(|p| p == label).count() as f64;
-        let precision = if n_predicted > 0.0 { tp / n_predicted } else { 0.0 };
-        let recall = if n_expected > 0.0 { tp / n_expected } else { 0.0 };
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        f1_sum += f1;
-        rows.push_str(&format!(
-            "| {label} | {n_expected} | {precision:.3} | {recall:.3} | {f1:.3} |\n"
-        ));
-    }
+    let mut out = format!("cases: {}\naccuracy: {accuracy:.3}\n", expected.len());
+    let rows: String = per_label
+        .iter()
+        .map(|s| {
+            format!(
+                "| {} | {} | {:.3} | {:.3} | {:.3} |\n",
+                s.label, s.n_expected, s.precision, s.recall, s.f1
+            )
+        })
+        .collect();
     out.push_str(&format!(
         "macro-F1: {:.3}\n\n| label | n | precision | recall | F1 |\n|---|---|---|---|---|\n{rows}",
-        f1_sum / labels.len().max(1) as f64
+        macro_f1(&per_label)
     ));
     out.push_str("\nconfusion (rows expected, columns predicted):\n");
     out.push_str(&format!(
