@@ -388,7 +388,8 @@ fn train(args: &KnowledgeArgs) -> anyhow::Result<()> {
     let outcome = knowledge::Corpus::load(&args.dir())?;
     let corpus = outcome.corpus;
     let mut cache = bot::semantic::EmbeddingCache::open(Some(&model.cache_dir), &model.encoder);
-    for (name, examples) in [("intent", &corpus.intent_examples), ("ticket", &corpus.ticket_examples)] {
+    let intent_examples = bot::semantic::intent_examples(&corpus);
+    for (name, examples) in [("intent", &intent_examples), ("ticket", &corpus.ticket_examples)] {
         let started = Instant::now();
         let head = bot::semantic::train_head(&model.encoder, &mut cache, name, examples)?;
         let path = bot::semantic::head_path(&model.cache_dir, &model.encoder, name, examples);

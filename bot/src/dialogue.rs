@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
-use crate::intent::{Intent, detect_rules, unknown_document};
+use crate::intent::{Intent, detect_rules, unknown_document, unknown_service};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 
 /// What the conversation remembers between turns (persisted by the caller as JSON).
@@ -170,7 +170,9 @@ pub fn respond(
     if engine.default_mode() != crate::Mode::Bm25 {
         return semantic_turn(engine, context, state, next, message, focus, &signals, applying);
     }
-    let hits = engine.index.rank(message, 5)?;
+    let corrected = engine.index.correct(message);
+    let understood = corrected.as_deref().unwrap_or(message);
+    let hits = engine.index.rank(understood, 5)?;
     let thresholds = engine.thresholds;
     let top_confidence = hits.first().map_or(0.0, confidence);
 
@@ -186,9 +188,11 @@ pub fn respond(
         let last = last.clone();
         return Ok(answer_guide(engine, next, &last, focus, message));
     }
-    // “持枪证怎么办”: a document no guide knows is out of scope, unless retrieval is sure.
+    // “持枪证怎么办”, “商标注册”: a document or a service no guide knows is out of scope,
+    // unless retrieval is sure.
     if top_confidence < thresholds.answer + 1.3
-        && let Some(name) = unknown_document(&engine.index, message)
+        && let Some(name) =
+            unknown_document(&engine.index, understood).or_else(|| unknown_service(&engine.index, understood))
     {
         let intent = if signals.complaint_hint {
             Intent::Complaint
@@ -560,6 +564,63 @@ fn rating_turn_with(
 /// The turn when the encoder is installed: the intent head decides what kind of message it
 /// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
 #[allow(clippy::too_many_arguments)]
+/// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”): the
+/// citizen means the bundle (“一件事”) or the combined licence, not one of its parts.
+const BUNDLE_CUES: &[&str] = &[
+    "一次办完",
+    "一次办好",
+    "一次性办",
+    "一次都办",
+    "一起办",
+    "一块办",
+    "一块儿办",
+    "一站式",
+    "一件事",
+    "联办",
+    "一个证",
+    "一张证",
+    "一证",
+    "哪些手续",
+    "那些手续",
+    "什么手续",
+    "手续都",
+    "跑几个",
+    "几个部门",
+    "几个地方",
+    "好几个证",
+    "几个证",
+    "都要办",
+    "都得办",
+];
+
+/// Moves a bundle or combined licence among the top three to the front when the message asks
+/// for everything at once.
+/// Returns whether it did.
+fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) -> bool {
+    let text = index::normalize(message);
+    if !BUNDLE_CUES.iter().any(|cue| text.contains(cue)) {
+        return false;
+    }
+    let is_bundle = |id: &str| {
+        engine.corpus.guide(id).is_some_and(|g| {
+            matches!(
+                g.kind,
+                knowledge::GuideKind::Bundle | knowledge::GuideKind::CombinedLicense
+            )
+        })
+    };
+    if ranked.first().is_some_and(|r| is_bundle(&r.id)) {
+        return false;
+    }
+    let Some(at) = ranked.iter().take(3).position(|r| is_bundle(&r.id)) else {
+        return false;
+    };
+    let top_score = ranked[0].score;
+    ranked[..=at].rotate_right(1);
+    ranked[0].score = ranked[0].score.max(top_score);
+    true
+}
+
 fn semantic_turn(
     engine: &Engine,
     context: &crate::Context<'_>,
@@ -570,13 +631,20 @@ fn semantic_turn(
     signals: &crate::Signals,
     applying: bool,
 ) -> Result<(DialogueState, Reply)> {
-    let probabilities = engine.intent_probabilities(message)?.unwrap_or_default();
+    // Homophone typos (低报 → 低保) are corrected for understanding; the citizen's own words
+    // are kept for anything stored (a ticket's text).
+    let corrected = engine.index.correct(message);
+    let understood = corrected.as_deref().unwrap_or(message);
+    let probabilities = engine.intent_probabilities(understood)?.unwrap_or_default();
     let p = |label: &str| probabilities.iter().find(|(l, _)| l == label).map_or(0.0, |(_, p)| *p);
     let (head_intent, head_p) = probabilities
         .iter()
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map_or(("service", 1.0), |(l, p)| (l.as_str(), *p));
-    let ranked = engine.retrieve(message, 5, engine.default_mode())?;
+    let mut ranked = engine.retrieve(understood, 5, engine.default_mode())?;
+    // The guides' own words: a strong lexical match outweighs the head's doubt.
+    let lexical = ranked.first().and_then(|r| r.bm25.as_ref()).map_or(0.0, confidence);
+    let promoted = promote_bundle(engine, understood, &mut ranked);
 
     // A follow-up about the guide just discussed: “那要带什么材料？”
     if let Some(last) = &state.last_guide
@@ -586,7 +654,8 @@ fn semantic_turn(
         let last = last.clone();
         return Ok(answer_guide(engine, next, &last, focus, message));
     }
-    if signals.chitchat && head_intent != "service" {
+    let strong_lexical = lexical >= engine.thresholds.answer;
+    if signals.chitchat && head_intent != "service" && !strong_lexical {
         return Ok((next, canned(engine, Intent::Chitchat)));
     }
     match head_intent {
@@ -596,7 +665,7 @@ fn semantic_turn(
                 crate::tickets::start(message, context.user.is_some()),
             ));
         }
-        "chitchat" if head_p >= 0.6 => return Ok((next, canned(engine, Intent::Chitchat))),
+        "chitchat" if head_p >= 0.6 && !strong_lexical => return Ok((next, canned(engine, Intent::Chitchat))),
         "human" if head_p >= 0.6 => return Ok((next, canned(engine, Intent::Human))),
         "rating" if head_p >= 0.6 => return Ok(start_rating(engine, next, context, message)),
         "status" if head_p >= 0.6 => {
@@ -612,11 +681,13 @@ fn semantic_turn(
     let p_service = p("service");
     // Out of scope when the head says so, or when a named document is unknown to every
     // guide and the head is not sure of a service.
-    let unknown = unknown_document(&engine.index, message);
-    // A strong lexical match (the guide's own words) outweighs the head's doubt.
-    let lexical = ranked.first().and_then(|r| r.bm25.as_ref()).map_or(0.0, confidence);
-    let head_declines = p("out_of_scope") > p_service && lexical < engine.thresholds.answer;
-    if head_declines || (unknown.is_some() && p_service < 0.8) || ranked.is_empty() {
+    // A service named as object + verb that no guide offers (离婚登记 next to 结婚登记) is
+    // out of scope unless the head is sure.
+    let unknown = unknown_document(&engine.index, understood)
+        .filter(|_| p_service < 0.8)
+        .or_else(|| unknown_service(&engine.index, understood).filter(|_| p_service < 0.9));
+    let head_declines = p("out_of_scope") > p_service && !strong_lexical;
+    if head_declines || unknown.is_some() || ranked.is_empty() {
         if signals.complaint_hint && p("complaint") > p("out_of_scope") {
             return Ok(intake_reply(
                 next,
@@ -642,7 +713,7 @@ fn semantic_turn(
             score: r.score,
         })
         .collect();
-    if close.len() == 1 || p_service >= 0.9 {
+    if close.len() == 1 || p_service >= 0.9 || promoted {
         let id = top.id.clone();
         if applying && let Some(form) = engine.corpus.form(&id) {
             let mut next = next;
@@ -664,4 +735,58 @@ fn semantic_turn(
     let mut reply = Reply::new(Intent::Service, text, quick_replies);
     reply.guides = guides;
     Ok((next, reply))
+}
+
+#[cfg(test)]
+mod bundle_tests {
+    use super::promote_bundle;
+    use crate::{Engine, Ranked};
+
+    fn ranked(ids: &[&str]) -> Vec<Ranked> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Ranked {
+                id: id.to_string(),
+                title: id.to_string(),
+                score: 1.0 - i as f32 * 0.1,
+                bm25: None,
+                dense: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn asking_for_everything_at_once_brings_the_bundle_first() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../knowledge/data");
+        let corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
+        let engine = Engine::new(corpus, index::IndexConfig::default()).unwrap();
+        let order = [
+            "food-business-permit",
+            "restaurant-comprehensive-license",
+            "fire-safety-inspection",
+        ];
+
+        let mut list = ranked(&order);
+        assert!(promote_bundle(&engine, "开饭馆那些证能不能一起办", &mut list));
+        let ids: Vec<&str> = list.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "restaurant-comprehensive-license",
+                "food-business-permit",
+                "fire-safety-inspection"
+            ]
+        );
+        assert!(list[0].score >= list[1].score);
+
+        // No cue, or a cue only in passing (“第一次办”): the order stands.
+        for message in ["食品经营许可证要什么材料", "第一次办食品经营许可证"] {
+            let mut list = ranked(&order);
+            assert!(!promote_bundle(&engine, message, &mut list), "{message}");
+            assert_eq!(list[0].id, "food-business-permit");
+        }
+        // The bundle must be among the top three.
+        let mut list = ranked(&[order[0], order[2], "passport", order[1]]);
+        assert!(!promote_bundle(&engine, "那些证能不能一起办", &mut list));
+    }
 }

@@ -397,7 +397,9 @@ mod tests {
 const DOCUMENT_SUFFIXES: &[&str] = &["许可证", "证明", "执照", "签证", "证", "卡"];
 
 /// Characters that end a name when reading backwards from its suffix (verbs, particles).
-const NAME_BREAKS: &str = "的了么办领补换申请要去在哪怎什这那张想把给为和与及考吗呢啊吧我你他她们有没是能可以个";
+/// Quantifiers end a name too: “那一堆证” names no document.
+const NAME_BREAKS: &str =
+    "的了么办领补换申请要去在哪怎什这那张想把给为和与及考吗呢啊吧我你他她们有没是能可以个堆些几各每";
 
 /// Names of documents in the message: for each document ending, the characters before it
 /// back to a verb or particle (“养狗要办狗证吗” → “狗证”).
@@ -458,4 +460,45 @@ mod document_tests {
         assert_eq!(named_documents("办证"), Vec::<String>::new());
         assert_eq!(named_documents("身份证和户口卡"), vec!["户口卡", "身份证"]);
     }
+}
+
+/// Verbs that name a service when they follow its object (离婚登记, 商标注册, 手机号过户).
+const SERVICE_VERBS: &[&str] = &[
+    "登记", "注册", "申请", "考试", "过户", "挂失", "改签", "上牌", "认证", "开户", "报名", "兑奖", "备案", "年审",
+];
+
+/// A service the guides do not offer, named as object + verb (“离婚登记”, “商标注册”,
+/// “驾照科目一考试”): no guide mentions the object (two characters or more of its end)
+/// followed by the verb, and either the object's last word is not in any guide's title,
+/// alias or lexicon term or no guide mentions the verb at all. Returns the phrase. “结婚登记” is known; “高龄津贴申请” is known through
+/// “津贴”, a word of a title.
+pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String> {
+    let chars: Vec<char> = index::normalize(text).chars().collect();
+    for verb in SERVICE_VERBS {
+        let verb_chars: Vec<char> = verb.chars().collect();
+        let Some(at) = chars.windows(verb_chars.len()).position(|w| w == verb_chars.as_slice()) else {
+            continue;
+        };
+        let mut start = at;
+        while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
+            start -= 1;
+        }
+        if at - start < 2 {
+            continue;
+        }
+        let object: String = chars[start..at].iter().collect();
+        let known_compound = (start..=at - 2).any(|from| {
+            let tail: String = chars[from..at].iter().collect();
+            index.mentions(&format!("{tail}{verb}"))
+        });
+        if known_compound {
+            continue;
+        }
+        let named = index.words(&object).last().is_some_and(|word| index.names(word));
+        // 新车上牌: the object is known (新车免检) but no guide does the verb at all.
+        if !named || !index.mentions(verb) {
+            return Some(format!("{object}{verb}"));
+        }
+    }
+    None
 }

@@ -21,7 +21,7 @@ use knowledge::Corpus;
 pub use compose::Focus;
 pub use dialogue::{DialogueState, Reply, respond};
 pub use forms::{Effect, FormState, FormView, MaterialSource, Submission};
-pub use intent::{Intent, Signals, detect_rules};
+pub use intent::{Intent, Signals, detect_rules, unknown_service};
 pub use tickets::{RatingRequest, TicketRequest};
 
 /// Who is talking, as far as the dialogue needs to know: a logged-in citizen's or company's

@@ -169,6 +169,28 @@ pub fn head_config(name: &str) -> TrainConfig {
     }
 }
 
+/// The intent head's examples: the written ones (`intents.toml`) and, as `service`, what
+/// every guide says it is about: its title, aliases and FAQ questions. The catalogue itself
+/// defines the service class, so an operator's own guides teach the head their services
+/// (and the written out-of-scope lookalikes stay out of scope only where no guide covers them).
+pub fn intent_examples(corpus: &Corpus) -> Vec<(String, String)> {
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut examples: Vec<(String, String)> = Vec::new();
+    let written = corpus.intent_examples.iter().cloned();
+    let from_guides = corpus.guides.iter().flat_map(|guide| {
+        std::iter::once(guide.title.clone())
+            .chain(guide.aliases.iter().cloned())
+            .chain(guide.faq.iter().map(|f| f.q.clone()))
+            .map(|text| ("service".to_string(), text))
+    });
+    for (label, text) in written.chain(from_guides) {
+        if seen.insert(text.trim().to_string()) {
+            examples.push((label, text));
+        }
+    }
+    examples
+}
+
 /// Trains the head `name` on labelled examples (embedding them through the cache).
 pub fn train_head(
     encoder: &Encoder,
@@ -212,7 +234,7 @@ impl Semantic {
             }
             Ok(Some(head))
         };
-        let intent_head = head("intent", &corpus.intent_examples)?;
+        let intent_head = head("intent", &intent_examples(corpus))?;
         let ticket_head = head("ticket", &corpus.ticket_examples)?;
         if let Err(err) = cache.save() {
             tracing::warn!(error = %err, "cannot save embedding cache");

@@ -49,6 +49,8 @@ pub struct Report {
     pub intent_accuracy: f64,
     pub oos_precision: f64,
     pub oos_recall: f64,
+    /// Replies that declined (out of scope) yet offered a guide: must stay 0.
+    pub declined_with_guides: usize,
     /// (expected intent, predicted intent) → count.
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
     /// recall@1 by query style.
@@ -69,21 +71,59 @@ fn rank_of(expected: &[String], got: &[String]) -> Option<usize> {
     got.iter().position(|id| expected.contains(id))
 }
 
-/// Retrieval features of every case, tab-separated, for tuning the decision thresholds:
-/// expected intent, whether the top hit is right, top score, second score, top coverage, query.
+/// The signals the dialogue decides on, for every case, tab-separated (for studying the
+/// decision rules): expected intent, expected guides, head probabilities of service, out of
+/// scope and complaint, lexical confidence of the best BM25 hit, and the top three guides of
+/// the default retrieval with their fused score and dense cosine.
 pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
-    let mut out = String::from("intent\ttop_right\ttop\tsecond\tcoverage\tquery\n");
+    let mut out = String::from("intent\texpected\tp_service\tp_oos\tp_complaint\tlexical\ttop\tabsent\tquery\n");
     for case in cases {
-        let hits = engine.index.search(&case.query, 5)?;
-        let top = hits.first();
+        let probabilities = engine.intent_probabilities(&case.query)?.unwrap_or_default();
+        let p = |label: &str| probabilities.iter().find(|(l, _)| l == label).map_or(0.0, |(_, p)| *p);
+        let ranked = engine.retrieve(&case.query, 3, engine.default_mode())?;
+        let lexical = ranked
+            .first()
+            .and_then(|r| r.bm25.as_ref())
+            .map_or(0.0, bot::confidence);
+        let top: Vec<String> = ranked
+            .iter()
+            .map(|r| format!("{}:{:.3}:{:.3}", r.id, r.score, r.dense.unwrap_or(0.0)))
+            .collect();
+        let absent: Vec<String> = ranked.first().map_or(Vec::new(), |top| {
+            engine
+                .index
+                .words(&case.query)
+                .into_iter()
+                .filter(|w| !engine.index.in_scope(&top.id, w))
+                .map(|w| {
+                    let mark = if engine.index.guide_mentions(&top.id, &w) {
+                        "~"
+                    } else if engine.index.mentions(&w) {
+                        ""
+                    } else {
+                        "*"
+                    };
+                    format!("{w}{mark}")
+                })
+                .collect()
+        });
         out.push_str(&format!(
-            "{}\t{}\t{:.2}\t{:.2}\t{:.3}\t{}\n",
+            "{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.2}\t{}\t{}\t{}\n",
             case.intent.as_str(),
-            top.is_some_and(|h| case.expected.contains(&h.id)),
-            top.map_or(0.0, |h| h.score),
-            hits.get(1).map_or(0.0, |h| h.score),
-            top.map_or(0.0, |h| h.coverage),
-            case.query
+            case.expected.join(","),
+            p("service"),
+            p("out_of_scope"),
+            p("complaint"),
+            lexical,
+            top.join(" "),
+            absent.join(","),
+            match (
+                engine.index.correct(&case.query),
+                bot::unknown_service(&engine.index, &case.query)
+            ) {
+                (Some(c), u) => format!("{c} [{}]", u.unwrap_or_default()),
+                (None, u) => format!("{} [{}]", case.query, u.unwrap_or_default()),
+            }
         ));
     }
     Ok(out)
@@ -112,6 +152,9 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
             .or_default() += 1;
         if reply.intent == case.intent {
             correct_intent += 1;
+        }
+        if reply.intent == Intent::OutOfScope && !reply.guides.is_empty() {
+            report.declined_with_guides += 1;
         }
         match (case.intent == Intent::OutOfScope, reply.intent == Intent::OutOfScope) {
             (true, true) => oos_tp += 1,
@@ -179,6 +222,10 @@ impl Report {
         ] {
             out.push_str(&format!("| {name} | {value:.3} |\n"));
         }
+        out.push_str(&format!(
+            "| declined but offered a guide | {} |\n",
+            self.declined_with_guides
+        ));
         out.push_str("\nrecall@1 by style:\n");
         for (style, (hit, total)) in &self.recall_at_1_by_style {
             out.push_str(&format!("  {style:<12} {hit}/{total}\n"));

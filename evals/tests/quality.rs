@@ -24,8 +24,9 @@ fn eval_set_meets_the_foundation_targets() {
 }
 
 /// With the encoder (scripts/fetch-models.sh): hybrid retrieval beats dense alone and BM25
-/// alone, and the intent head keeps intent accuracy up. Floors a little under the measured
-/// figures (see the model issue's closing note), so a regression fails here.
+/// alone, and on our own eval set it meets the model issue's targets (recall@1 ≥ 0.95,
+/// recall@3 ≥ 0.99, intent accuracy ≥ 0.95, out-of-scope declined ≥ 95%, never with a
+/// guide offered).
 #[test]
 fn hybrid_beats_each_retrieval_alone() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -33,50 +34,101 @@ fn hybrid_beats_each_retrieval_alone() {
         return;
     };
     let cases = evals::load_dataset(&root.join("data/queries.jsonl")).unwrap();
-    let mut recall = std::collections::BTreeMap::new();
+    let mut reports = std::collections::BTreeMap::new();
     for mode in [bot::Mode::Bm25, bot::Mode::Dense, bot::Mode::Hybrid] {
         engine.mode = mode;
-        let report = evals::run(&engine, &cases).unwrap();
-        recall.insert(
-            format!("{mode:?}"),
-            (report.recall_at_1, report.intent_accuracy, report.oos_recall),
-        );
+        reports.insert(format!("{mode:?}"), evals::run(&engine, &cases).unwrap());
     }
-    let (hybrid, dense, bm25) = (recall["Hybrid"], recall["Dense"], recall["Bm25"]);
-    assert!(hybrid.0 > dense.0 && hybrid.0 > bm25.0, "{recall:?}");
-    assert!(hybrid.0 >= 0.93, "{recall:?}");
-    assert!(hybrid.1 >= 0.95, "{recall:?}");
-    assert!(hybrid.2 >= 0.85, "{recall:?}");
+    let summary: Vec<String> = reports
+        .iter()
+        .map(|(mode, r)| {
+            format!(
+                "{mode}: r@1 {:.3} r@3 {:.3} intent {:.3} oos {:.3}/{:.3}",
+                r.recall_at_1, r.recall_at_3, r.intent_accuracy, r.oos_precision, r.oos_recall
+            )
+        })
+        .collect();
+    let (hybrid, dense, bm25) = (&reports["Hybrid"], &reports["Dense"], &reports["Bm25"]);
+    let context = format!("{summary:#?}\n{}", misses(hybrid));
+    assert!(
+        hybrid.recall_at_1 > dense.recall_at_1 && hybrid.recall_at_1 > bm25.recall_at_1,
+        "{context}"
+    );
+    assert!(hybrid.recall_at_1 >= 0.95, "{context}");
+    assert!(hybrid.recall_at_3 >= 0.99, "{context}");
+    assert!(hybrid.intent_accuracy >= 0.95, "{context}");
+    assert!(hybrid.oos_recall >= 0.95, "{context}");
+    assert_eq!(hybrid.declined_with_guides, 0, "{context}");
 }
 
-/// The eval set measures generalisation only if none of its questions is also a training
-/// example: no intent or ticket example may repeat an eval query (after trimming and
-/// ignoring punctuation and case).
+/// A second set (`fresh.jsonl`, 203 questions written apart from the training examples and
+/// the rules, then only measured): floors a little under its measured figures.
+#[test]
+fn hybrid_holds_on_the_second_eval_set() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(engine) = engine_with_model() else {
+        return;
+    };
+    let cases = evals::load_dataset(&root.join("data/fresh.jsonl")).unwrap();
+    let report = evals::run(&engine, &cases).unwrap();
+    let context = format!("{}\n{}", report.table(), misses(&report));
+    assert!(report.recall_at_1 >= 0.90, "{context}");
+    assert!(report.recall_at_3 >= 0.95, "{context}");
+    assert!(report.intent_accuracy >= 0.90, "{context}");
+    assert!(report.oos_recall >= 0.75, "{context}");
+}
+
+fn misses(report: &evals::Report) -> String {
+    report
+        .misses
+        .iter()
+        .map(|m| format!("{} → {} {:?}", m.query, m.intent.as_str(), m.got))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// No written training example is an eval question or a close paraphrase of one: character
+/// bigrams of the two overlap by less than 70% (Jaccard). (Guide titles, aliases and FAQ
+/// questions also train the intent head; they are the knowledge base, which keyword-style
+/// eval questions are allowed to quote.)
 #[test]
 fn no_eval_query_is_a_training_example() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cases = evals::load_dataset(&root.join("data/queries.jsonl")).unwrap();
     let corpus = knowledge::Corpus::load(&root.join("../knowledge/data")).unwrap().corpus;
-    let normalise = |text: &str| -> String {
-        text.chars()
+    let bigrams = |text: &str| -> std::collections::HashSet<(char, char)> {
+        let chars: Vec<char> = text
+            .chars()
             .filter(|c| c.is_alphanumeric())
             .flat_map(char::to_lowercase)
-            .collect()
+            .collect();
+        chars.windows(2).map(|w| (w[0], w[1])).collect()
     };
-    let training: std::collections::HashMap<String, &str> = corpus
+    let training: Vec<(&str, std::collections::HashSet<(char, char)>)> = corpus
         .intent_examples
         .iter()
         .chain(&corpus.ticket_examples)
-        .map(|(_, text)| (normalise(text), text.as_str()))
+        .map(|(_, text)| (text.as_str(), bigrams(text)))
         .collect();
-    let leaked: Vec<&str> = cases
-        .iter()
-        .filter_map(|case| training.get(&normalise(&case.query)).copied())
-        .collect();
-    assert!(
-        leaked.is_empty(),
-        "eval queries also in the training examples: {leaked:?}"
-    );
+    for dataset in ["data/queries.jsonl", "data/fresh.jsonl"] {
+        let cases = evals::load_dataset(&root.join(dataset)).unwrap();
+        let leaked: Vec<(&str, &str)> = cases
+            .iter()
+            .flat_map(|case| {
+                let query = bigrams(&case.query);
+                training
+                    .iter()
+                    .filter(move |(_, example)| {
+                        let union = query.union(example).count();
+                        union > 0 && query.intersection(example).count() * 10 >= union * 7
+                    })
+                    .map(|(text, _)| (case.query.as_str(), *text))
+            })
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "{dataset}: eval queries close to training examples: {leaked:?}"
+        );
+    }
 }
 
 /// The engine with the encoder, or `None` (skipping, outside CI) when the model files are

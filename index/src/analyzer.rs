@@ -202,6 +202,46 @@ impl ZhTokenizer {
         }
     }
 
+    /// The segmenter's cut of `text` (already normalised), every piece kept.
+    pub fn cut(&self, text: &str) -> Vec<String> {
+        self.jieba
+            .cut(text, false)
+            .into_iter()
+            .map(|t| t.word.to_string())
+            .collect()
+    }
+
+    /// Like [`ZhTokenizer::words`], with the shorter words inside long ones too (残疾人证 →
+    /// 残疾, 残疾人, 残疾人证).
+    pub fn search_words(&self, original: &str) -> Vec<String> {
+        let text = normalize(original);
+        self.jieba
+            .cut_for_search(&text, false)
+            .into_iter()
+            .map(|t| t.word)
+            .filter(|w| w.chars().count() >= 2 && w.chars().any(is_word_char) && !is_stopword(w))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether the segmenter's dictionary has `word`.
+    pub fn knows(&self, word: &str) -> bool {
+        self.jieba.has_word(word)
+    }
+
+    /// Whole words of `text` (normalised) as the segmenter cuts it: two characters or more,
+    /// stop words removed.
+    pub fn words(&self, original: &str) -> Vec<String> {
+        let text = normalize(original);
+        self.jieba
+            .cut(&text, true)
+            .into_iter()
+            .map(|t| t.word)
+            .filter(|w| w.chars().count() >= 2 && w.chars().any(is_word_char) && !is_stopword(w))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Terms of `text` (normalised), stop words removed, in the order of their offsets, which
     /// are byte offsets into `text` itself.
     pub fn analyze(&self, original: &str) -> Vec<Token> {

@@ -99,11 +99,19 @@ pub struct SearchIndex {
     config: IndexConfig,
     /// Every term of every guide (all fields), for coverage.
     doc_terms: HashMap<String, HashSet<String>>,
+    /// The text of each guide's title, aliases, summary and FAQ questions, normalised: what
+    /// the guide is about, as opposed to everything it mentions.
+    scope_text: HashMap<String, String>,
     doc_freq: HashMap<String, u32>,
     n_docs: usize,
     /// All the guides' text, normalised, and its pinyin, for [`SearchIndex::mentions`].
     all_text: String,
     all_pinyin: String,
+    /// The words of titles, aliases and the lexicon by their toneless sound (" di bao "), for
+    /// correcting homophone typos typed with a pinyin keyboard.
+    sounds: HashMap<String, Vec<String>>,
+    /// Titles, aliases and lexicon terms, normalised: the names of what the guides are for.
+    names: String,
 }
 
 impl SearchIndex {
@@ -163,6 +171,7 @@ impl SearchIndex {
 
         let mut writer = index.writer_with_num_threads(1, 50_000_000)?;
         let mut doc_terms = HashMap::new();
+        let mut scope_text = HashMap::new();
         let mut all_text = String::new();
         let mut doc_freq: HashMap<String, u32> = HashMap::new();
         for guide in &corpus.guides {
@@ -181,6 +190,16 @@ impl SearchIndex {
                 all_text.push_str(&normalize(part));
                 all_text.push('\n');
             }
+            scope_text.insert(
+                guide.id.clone(),
+                normalize(&format!(
+                    "{}\n{}\n{}\n{}",
+                    guide.title,
+                    aliases,
+                    guide.summary,
+                    faq.join("\n")
+                )),
+            );
             let mut terms: HashSet<String> = HashSet::new();
             for part in [guide.title.as_str(), aliases.as_str(), &faq.join("\n"), &body] {
                 terms.extend(tokenizer.analyze(part).into_iter().map(|t| t.text));
@@ -199,6 +218,38 @@ impl SearchIndex {
             all_text.push('\n');
         }
         let all_pinyin = pinyin_line(&all_text);
+        let mut names = String::new();
+        for guide in &corpus.guides {
+            names.push_str(&normalize(&guide.title));
+            names.push('\n');
+            for alias in &guide.aliases {
+                names.push_str(&normalize(alias));
+                names.push('\n');
+            }
+        }
+        for (colloquial, official) in corpus.lexicon.pairs() {
+            names.push_str(&format!("{colloquial}\n{}\n", normalize(official)));
+        }
+        let mut sounds: HashMap<String, Vec<String>> = HashMap::new();
+        let title_words = corpus.guides.iter().flat_map(|g| {
+            std::iter::once(&g.title)
+                .chain(&g.aliases)
+                .flat_map(|name| tokenizer.search_words(name))
+                .collect::<Vec<_>>()
+        });
+        // Official lexicon terms, not colloquial ones: those include typos and traditional forms.
+        let official_words = corpus
+            .lexicon
+            .pairs()
+            .flat_map(|(_, official)| official.split_whitespace());
+        for word in official_words.map(str::to_string).chain(title_words) {
+            if word.chars().count() >= 2 && word.chars().all(analyzer::is_cjk) {
+                let entry = sounds.entry(pinyin_line(&word)).or_default();
+                if !entry.contains(&word) {
+                    entry.push(word);
+                }
+            }
+        }
         Ok(SearchIndex {
             index,
             reader,
@@ -207,10 +258,13 @@ impl SearchIndex {
             lexicon: corpus.lexicon.clone(),
             config,
             doc_terms,
+            scope_text,
             doc_freq,
             n_docs: corpus.guides.len(),
             all_text,
             all_pinyin,
+            sounds,
+            names,
         })
     }
 
@@ -231,6 +285,83 @@ impl SearchIndex {
         }
         let sound = pinyin_line(&phrase);
         sound.trim().split(' ').count() >= 3 && self.all_pinyin.contains(&sound)
+    }
+
+    /// The query with homophone typos corrected (低报 → 低保, 护找 → 护照): a run of two to four
+    /// Chinese characters that no guide contains and the dictionary does not know is replaced
+    /// by the one word of the guides' titles, aliases or lexicon that sounds the same. Returns
+    /// `None` when nothing was corrected.
+    pub fn correct(&self, query: &str) -> Option<String> {
+        let normalized = normalize(query);
+        let chars: Vec<char> = normalized.chars().collect();
+        // A window must not cut through a word the dictionary knows (老人|政府 is not 人政).
+        let mut word_of = vec![0usize; chars.len()];
+        let mut at = 0;
+        for (n, word) in self.tokenizer.cut(&normalized).into_iter().enumerate() {
+            let len = word.chars().count();
+            let known = len >= 2 && self.tokenizer.knows(&word);
+            for slot in word_of.iter_mut().skip(at).take(len) {
+                *slot = if known { n + 1 } else { 0 };
+            }
+            at += len;
+        }
+        let cuts_a_word = |from: usize, to: usize| {
+            (from > 0 && word_of[from] != 0 && word_of[from] == word_of[from - 1])
+                || (to < chars.len() && word_of[to - 1] != 0 && word_of[to - 1] == word_of[to])
+        };
+        let mut out = String::new();
+        let mut changed = false;
+        let mut i = 0;
+        'outer: while i < chars.len() {
+            for len in (2..=4).rev() {
+                let Some(window) = chars.get(i..i + len) else {
+                    continue;
+                };
+                if !window.iter().all(|c| analyzer::is_cjk(*c)) || cuts_a_word(i, i + len) {
+                    continue;
+                }
+                let window: String = window.iter().collect();
+                if self.all_text.contains(&window) || self.tokenizer.knows(&window) {
+                    continue;
+                }
+                if let Some([word]) = self.sounds.get(&pinyin_line(&window)).map(Vec::as_slice) {
+                    out.push_str(word);
+                    changed = true;
+                    i += len;
+                    continue 'outer;
+                }
+            }
+            out.push(chars[i]);
+            i += 1;
+        }
+        changed.then_some(out)
+    }
+
+    /// Whether a guide's title or alias, or a lexicon term, contains `word` (normalised).
+    pub fn names(&self, word: &str) -> bool {
+        let word = normalize(word);
+        !word.is_empty() && self.names.contains(&word)
+    }
+
+    /// Whether guide `id`'s title, aliases, summary or FAQ questions contain `phrase`
+    /// (normalised), literally.
+    pub fn in_scope(&self, id: &str, phrase: &str) -> bool {
+        self.scope_text
+            .get(id)
+            .is_some_and(|text| text.contains(&normalize(phrase)))
+    }
+
+    /// Whether guide `id` contains `phrase` anywhere (normalised), literally.
+    pub fn guide_mentions(&self, id: &str, phrase: &str) -> bool {
+        self.doc_terms
+            .get(id)
+            .is_some_and(|terms| terms.contains(&normalize(phrase)))
+    }
+
+    /// The words of a text as the segmenter cuts it (whole words, no bigrams), stop words
+    /// and single characters removed.
+    pub fn words(&self, text: &str) -> Vec<String> {
+        self.tokenizer.words(text)
     }
 
     /// The analyser's terms for a text (as the index sees it).
@@ -378,13 +509,25 @@ struct TermGroup {
 }
 
 /// " syl syl syl " for the CJK characters of `text`; other characters become a separator.
+/// Syllables are folded as a pinyin keyboard's fuzzy mode does (zh/ch/sh → z/c/s, -ng → -n),
+/// so 出身登记 sounds like 出生登记.
 fn pinyin_line(text: &str) -> String {
     use pinyin::ToPinyin;
     let mut line = String::from(" ");
     for c in text.chars() {
         match c.to_pinyin() {
             Some(p) => {
-                line.push_str(p.plain());
+                let syllable = p.plain();
+                let syllable = ["zh", "ch", "sh"]
+                    .iter()
+                    .find_map(|initial| syllable.strip_prefix(initial).map(|rest| (&initial[..1], rest)))
+                    .map_or_else(|| syllable.to_string(), |(initial, rest)| format!("{initial}{rest}"));
+                line.push_str(
+                    syllable
+                        .strip_suffix('g')
+                        .filter(|s| s.ends_with('n'))
+                        .unwrap_or(&syllable),
+                );
                 line.push(' ');
             }
             None => {

@@ -155,6 +155,54 @@ fn out_of_scope_questions_are_declined_without_a_guide() {
     }
 }
 
+fn first_reply(engine: &bot::Engine, question: &str) -> bot::Reply {
+    bot::respond(
+        engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        question,
+    )
+    .unwrap()
+    .1
+}
+
+/// A service named as object + verb that no guide offers is declined, its name quoted;
+/// the same verb with an object the guides know is answered.
+#[test]
+fn a_service_no_guide_offers_is_declined_and_a_known_one_answered() {
+    let engine = engine();
+    for (question, named) in [("游艇登记要什么材料", "游艇登记"), ("域名注册怎么弄", "域名注册")]
+    {
+        let reply = first_reply(&engine, question);
+        assert_eq!(reply.intent, bot::Intent::OutOfScope, "{question}: {}", reply.text);
+        assert!(reply.guides.is_empty(), "{question}");
+        assert!(reply.text.contains(named), "{question}: {}", reply.text);
+    }
+    for (question, id) in [
+        ("结婚登记要什么材料", "marriage-registration"),
+        ("高龄津贴申请", "senior-allowance"),
+    ] {
+        let reply = first_reply(&engine, question);
+        assert_eq!(reply.intent, bot::Intent::Service, "{question}: {}", reply.text);
+        assert_eq!(reply.guides.first().map(|g| g.id.as_str()), Some(id), "{question}");
+    }
+}
+
+/// Homophone typos from a pinyin keyboard (神领 for 申领, 出身 for 出生) still find the guide.
+#[test]
+fn homophone_typos_find_the_guide() {
+    let engine = engine();
+    for (question, id) in [
+        ("失业金神领条件", "unemployment-benefit"),
+        ("宝宝出身登记要什么", "birth-hukou-registration"),
+        ("二手房过护要交什么税", "property-transfer-registration"),
+    ] {
+        let reply = first_reply(&engine, question);
+        let ids: Vec<&str> = reply.guides.iter().take(2).map(|g| g.id.as_str()).collect();
+        assert!(ids.contains(&id), "{question}: {ids:?} {}", reply.text);
+    }
+}
+
 #[test]
 fn an_ambiguous_question_is_clarified_and_the_choice_answered() {
     let engine = engine();
