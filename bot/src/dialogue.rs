@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
-use crate::intent::{Intent, detect_rules, unknown_document, unknown_service};
+use crate::intent::{Intent, detect_rules, unknown_document, unknown_service, unoffered_action};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 
 /// What the conversation remembers between turns (persisted by the caller as JSON).
@@ -200,6 +200,12 @@ pub fn respond(
             Intent::OutOfScope
         };
         return Ok((next, fallback(engine, intent, &name)));
+    }
+    // The best guide never speaks of what is asked (补办 where the guide only renews).
+    if let Some(top) = hits.first()
+        && unoffered_action(&engine.index, &top.id, understood).is_some()
+    {
+        return Ok((next, fallback(engine, Intent::OutOfScope, understood)));
     }
     let Some(top) = hits.first().filter(|_| top_confidence >= thresholds.clarify) else {
         let intent = if signals.complaint_hint {
@@ -571,7 +577,12 @@ const BUNDLE_CUES: &[&str] = &[
     "一次办好",
     "一次性办",
     "一次都办",
+    "一次全办",
+    "全办了",
     "一起办",
+    "all together",
+    "at once",
+    "in one go",
     "一块办",
     "一块儿办",
     "一站式",
@@ -597,10 +608,6 @@ const BUNDLE_CUES: &[&str] = &[
 /// for everything at once.
 /// Returns whether it did.
 fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) -> bool {
-    let text = index::normalize(message);
-    if !BUNDLE_CUES.iter().any(|cue| text.contains(cue)) {
-        return false;
-    }
     let is_bundle = |id: &str| {
         engine.corpus.guide(id).is_some_and(|g| {
             matches!(
@@ -615,6 +622,12 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     let Some(at) = ranked.iter().take(3).position(|r| is_bundle(&r.id)) else {
         return false;
     };
+    // Only when asked for at once: two of its parts next to it are no sign (measured: a
+    // question about one part finds the other parts and the bundle too).
+    let text = index::normalize(message);
+    if !BUNDLE_CUES.iter().any(|cue| text.contains(cue)) {
+        return false;
+    }
     let top_score = ranked[0].score;
     ranked[..=at].rotate_right(1);
     ranked[0].score = ranked[0].score.max(top_score);
@@ -686,6 +699,11 @@ fn semantic_turn(
     let unknown = unknown_document(&engine.index, understood)
         .filter(|_| p_service < 0.8)
         .or_else(|| unknown_service(&engine.index, understood).filter(|_| p_service < 0.9));
+    // The best guide never speaks of what is asked (补办 where the guide only renews).
+    let unknown = unknown.or_else(|| {
+        let top = ranked.first()?;
+        unoffered_action(&engine.index, &top.id, understood).map(|_| understood.to_string())
+    });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {
         if signals.complaint_hint && p("complaint") > p("out_of_scope") {

@@ -467,6 +467,26 @@ const SERVICE_VERBS: &[&str] = &[
     "登记", "注册", "申请", "考试", "过户", "挂失", "改签", "上牌", "认证", "开户", "报名", "兑奖", "备案", "年审",
 ];
 
+/// Adverbs that can stand where an object would (“到底去哪申请”): no object then.
+const ADVERBS: &[&str] = &[
+    "到底", "究竟", "应该", "具体", "一般", "现在", "还是", "直接", "马上", "需要", "必须", "赶紧", "已经", "一起",
+    "重新",
+];
+
+/// Question words between an object and its verb (“工伤认定怎么申请”), longest first.
+const QUESTION_FILLERS: &[&str] = &[
+    "该怎么",
+    "要怎么",
+    "去哪里",
+    "在哪里",
+    "怎么",
+    "如何",
+    "怎样",
+    "去哪",
+    "在哪",
+    "哪里",
+];
+
 /// A service the guides do not offer, named as object + verb (“离婚登记”, “商标注册”,
 /// “驾照科目一考试”): no guide mentions the object (two characters or more of its end)
 /// followed by the verb, and either the object's last word is not in any guide's title,
@@ -479,16 +499,26 @@ pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String>
         let Some(at) = chars.windows(verb_chars.len()).position(|w| w == verb_chars.as_slice()) else {
             continue;
         };
-        let mut start = at;
+        // The object stands right before the verb (商标注册) or before a question word that
+        // stands before it (工伤认定怎么申请).
+        let before: String = chars[..at].iter().collect();
+        let end = QUESTION_FILLERS
+            .iter()
+            .find(|filler| before.ends_with(*filler))
+            .map_or(at, |filler| at - filler.chars().count());
+        let mut start = end;
         while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
             start -= 1;
         }
-        if at - start < 2 {
+        if end - start < 2 {
             continue;
         }
-        let object: String = chars[start..at].iter().collect();
-        let known_compound = (start..=at - 2).any(|from| {
-            let tail: String = chars[from..at].iter().collect();
+        let object: String = chars[start..end].iter().collect();
+        if ADVERBS.iter().any(|adverb| object.ends_with(adverb)) {
+            continue;
+        }
+        let known_compound = (start..=end - 2).any(|from| {
+            let tail: String = chars[from..end].iter().collect();
             index.mentions(&format!("{tail}{verb}"))
         });
         if known_compound {
@@ -501,4 +531,26 @@ pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String>
         }
     }
     None
+}
+
+/// Things a citizen asks to have done to a document, by the words that ask for it, and the
+/// words a guide uses where it offers that: a guide that never speaks of losing or replacing
+/// a licence does not answer “驾驶证丢了怎么补办”. (“补办” alone is not asked for: it also
+/// means doing something late, “还没办医保，现在补办”.)
+const ACTIONS: &[(&[&str], &[&str])] = &[
+    (
+        &["丢了", "丢失", "弄丢", "掉了", "遗失", "被偷", "找不到了"],
+        &["丢", "遗失", "补办", "补领", "补发", "挂失", "补证", "补换"],
+    ),
+    (&["变更", "更改", "改地址", "改名字", "地址怎么改"], &["变更", "更改"]),
+    (&["解冻", "冻结"], &["冻结", "解冻"]),
+];
+
+/// The words of the message asking for an action that guide `id` never speaks of, if any.
+pub fn unoffered_action(index: &index::SearchIndex, id: &str, text: &str) -> Option<&'static str> {
+    let text = index::normalize(text);
+    ACTIONS.iter().find_map(|(asks, offers)| {
+        let asked = asks.iter().find(|w| text.contains(*w))?;
+        (!offers.iter().any(|w| index.guide_mentions(id, w))).then_some(*asked)
+    })
 }

@@ -102,6 +102,8 @@ pub struct SearchIndex {
     /// The text of each guide's title, aliases, summary and FAQ questions, normalised: what
     /// the guide is about, as opposed to everything it mentions.
     scope_text: HashMap<String, String>,
+    /// Each guide's whole text, normalised.
+    full_text: HashMap<String, String>,
     doc_freq: HashMap<String, u32>,
     n_docs: usize,
     /// All the guides' text, normalised, and its pinyin, for [`SearchIndex::mentions`].
@@ -172,6 +174,7 @@ impl SearchIndex {
         let mut writer = index.writer_with_num_threads(1, 50_000_000)?;
         let mut doc_terms = HashMap::new();
         let mut scope_text = HashMap::new();
+        let mut full_text: HashMap<String, String> = HashMap::new();
         let mut all_text = String::new();
         let mut doc_freq: HashMap<String, u32> = HashMap::new();
         for guide in &corpus.guides {
@@ -186,10 +189,13 @@ impl SearchIndex {
                 fields.body => body.clone(),
                 fields.pinyin => format!("{}\n{}", guide.title, aliases),
             ))?;
+            let mut text = String::new();
             for part in [guide.title.as_str(), aliases.as_str(), &faq.join("\n"), &body] {
-                all_text.push_str(&normalize(part));
-                all_text.push('\n');
+                text.push_str(&normalize(part));
+                text.push('\n');
             }
+            all_text.push_str(&text);
+            full_text.insert(guide.id.clone(), text);
             scope_text.insert(
                 guide.id.clone(),
                 normalize(&format!(
@@ -259,6 +265,7 @@ impl SearchIndex {
             config,
             doc_terms,
             scope_text,
+            full_text,
             doc_freq,
             n_docs: corpus.guides.len(),
             all_text,
@@ -353,9 +360,9 @@ impl SearchIndex {
 
     /// Whether guide `id` contains `phrase` anywhere (normalised), literally.
     pub fn guide_mentions(&self, id: &str, phrase: &str) -> bool {
-        self.doc_terms
+        self.full_text
             .get(id)
-            .is_some_and(|terms| terms.contains(&normalize(phrase)))
+            .is_some_and(|text| text.contains(&normalize(phrase)))
     }
 
     /// The words of a text as the segmenter cuts it (whole words, no bigrams), stop words

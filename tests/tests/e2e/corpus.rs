@@ -188,6 +188,23 @@ fn a_service_no_guide_offers_is_declined_and_a_known_one_answered() {
     }
 }
 
+/// Losing a document the guides only renew is not answered with the renewal guide; losing
+/// one a guide replaces is.
+#[test]
+fn a_lost_document_is_answered_only_by_a_guide_that_replaces_it() {
+    let engine = engine();
+    let reply = first_reply(&engine, "驾照弄丢了怎么办");
+    assert_eq!(reply.intent, bot::Intent::OutOfScope, "{}", reply.text);
+    assert!(reply.guides.is_empty());
+    let reply = first_reply(&engine, "身份证弄丢了怎么办");
+    assert_eq!(
+        reply.guides.first().map(|g| g.id.as_str()),
+        Some("id-card-replacement"),
+        "{}",
+        reply.text
+    );
+}
+
 /// Homophone typos from a pinyin keyboard (神领 for 申领, 出身 for 出生) still find the guide.
 #[test]
 fn homophone_typos_find_the_guide() {
