@@ -136,7 +136,9 @@ pub fn respond(
         reply.effect = Some(crate::Effect::ListStatus);
         return Ok((next, reply));
     }
-    if signals.decided == Some(Intent::Complaint) {
+    // A complaint word in a question about how to get something (“公司不发工资，生育津贴怎么领”)
+    // is left to retrieval and the head to judge.
+    if signals.decided == Some(Intent::Complaint) && !asks_how_to_get(message) {
         let outcome = crate::tickets::start(message, context.user.is_some());
         return Ok(intake_reply(next, outcome));
     }
@@ -164,7 +166,9 @@ pub fn respond(
     }
     next.candidates.clear();
 
-    if let Some(intent) = signals.decided {
+    if let Some(intent) = signals.decided
+        && !(intent == Intent::Complaint && asks_how_to_get(message))
+    {
         return Ok((next, canned(engine, intent)));
     }
     if engine.default_mode() != crate::Mode::Bm25 {
@@ -634,6 +638,32 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     true
 }
 
+/// Asking how to get or do something (“生孩子那笔钱怎么领”, “卡坏了去哪儿换”): a service
+/// question even when it also tells a grievance.
+fn asks_how_to_get(message: &str) -> bool {
+    const ASKS: &[&str] = &[
+        "怎么领",
+        "去哪领",
+        "在哪领",
+        "哪里领",
+        "怎么申请",
+        "怎么办理",
+        "去哪办",
+        "在哪办",
+        "哪里办",
+        "去哪儿办",
+        "去哪换",
+        "去哪儿换",
+        "在哪换",
+        "怎么换",
+        "怎么补办",
+        "去哪补",
+        "怎么申领",
+    ];
+    let text = index::normalize(message);
+    ASKS.iter().any(|ask| text.contains(ask))
+}
+
 fn semantic_turn(
     engine: &Engine,
     context: &crate::Context<'_>,
@@ -672,7 +702,7 @@ fn semantic_turn(
         return Ok((next, canned(engine, Intent::Chitchat)));
     }
     match head_intent {
-        "complaint" if head_p >= 0.5 => {
+        "complaint" if head_p >= 0.5 && !(asks_how_to_get(understood) && strong_lexical && head_p < 0.8) => {
             return Ok(intake_reply(
                 next,
                 crate::tickets::start(message, context.user.is_some()),
