@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
-use crate::intent::{Intent, detect_rules, unknown_document, unknown_service, unoffered_action};
+use crate::intent::{Intent, detect_rules, lost_elsewhere, unknown_document, unknown_service, unoffered_action};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 
 /// What the conversation remembers between turns (persisted by the caller as JSON).
@@ -207,7 +207,8 @@ pub fn respond(
     }
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     if let Some(top) = hits.first()
-        && unoffered_action(&engine.index, &top.id, understood).is_some()
+        && (unoffered_action(&engine.index, &top.id, understood).is_some()
+            || lost_elsewhere(&engine.index, &top.id, understood).is_some())
     {
         return Ok((next, fallback(engine, Intent::OutOfScope, understood)));
     }
@@ -732,7 +733,9 @@ fn semantic_turn(
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     let unknown = unknown.or_else(|| {
         let top = ranked.first()?;
-        unoffered_action(&engine.index, &top.id, understood).map(|_| understood.to_string())
+        unoffered_action(&engine.index, &top.id, understood)
+            .map(|_| understood.to_string())
+            .or_else(|| lost_elsewhere(&engine.index, &top.id, understood).map(|_| understood.to_string()))
     });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {

@@ -554,3 +554,25 @@ pub fn unoffered_action(index: &index::SearchIndex, id: &str, text: &str) -> Opt
         (!offers.iter().any(|w| index.guide_mentions(id, w))).then_some(*asked)
     })
 }
+
+/// Words that say a document was lost.
+const LOST: &[&str] = &["丢了", "丢失", "弄丢", "掉了", "遗失", "被偷", "找不到了"];
+
+/// The document the message says was lost (“户口本丢了”), when guide `id`'s title, aliases,
+/// summary and FAQ questions name neither it nor its official term: that guide replaces
+/// something else.
+pub fn lost_elsewhere(index: &index::SearchIndex, id: &str, text: &str) -> Option<String> {
+    let chars: Vec<char> = index::normalize(text).chars().collect();
+    let at = LOST.iter().find_map(|word| {
+        let word: Vec<char> = word.chars().collect();
+        chars.windows(word.len()).position(|w| w == word.as_slice())
+    })?;
+    let mut start = at;
+    while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
+        start -= 1;
+    }
+    let chunk: String = chars[start..at].iter().collect();
+    let object = index.words(&chunk).pop()?;
+    let named = index.in_scope(id, &object) || index.official_terms(&object).iter().any(|t| index.in_scope(id, t));
+    (!named).then_some(object)
+}

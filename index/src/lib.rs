@@ -358,6 +358,11 @@ impl SearchIndex {
             .is_some_and(|text| text.contains(&normalize(phrase)))
     }
 
+    /// The lexicon's official terms for the colloquial terms in `text` (驾照 → 机动车驾驶证).
+    pub fn official_terms(&self, text: &str) -> Vec<&str> {
+        self.lexicon.expansions(text)
+    }
+
     /// Whether guide `id` contains `phrase` anywhere (normalised), literally.
     pub fn guide_mentions(&self, id: &str, phrase: &str) -> bool {
         self.full_text
