@@ -702,6 +702,9 @@ fn semantic_turn(
     if signals.chitchat && head_intent != "service" && !strong_lexical {
         return Ok((next, canned(engine, Intent::Chitchat)));
     }
+    // The head's choice stands when it is confident, or when it gives a service almost no
+    // chance and no guide's own words match (“Hello, who am I talking to?”).
+    let sure = head_p >= 0.6 || (p("service") < 0.1 && !strong_lexical);
     match head_intent {
         "complaint" if head_p >= 0.5 && !(asks_how_to_get(understood) && strong_lexical && head_p < 0.8) => {
             return Ok(intake_reply(
@@ -709,10 +712,10 @@ fn semantic_turn(
                 crate::tickets::start(message, context.user.is_some()),
             ));
         }
-        "chitchat" if head_p >= 0.6 && !strong_lexical => return Ok((next, canned(engine, Intent::Chitchat))),
-        "human" if head_p >= 0.6 => return Ok((next, canned(engine, Intent::Human))),
-        "rating" if head_p >= 0.6 => return Ok(start_rating(engine, next, context, message)),
-        "status" if head_p >= 0.6 => {
+        "chitchat" if sure && !strong_lexical => return Ok((next, canned(engine, Intent::Chitchat))),
+        "human" if sure => return Ok((next, canned(engine, Intent::Human))),
+        "rating" if sure => return Ok(start_rating(engine, next, context, message)),
+        "status" if sure => {
             if context.user.is_some() {
                 let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
                 reply.effect = Some(crate::Effect::ListStatus);
