@@ -575,7 +575,8 @@ fn rating_turn_with(
 /// The turn when the encoder is installed: the intent head decides what kind of message it
 /// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
 #[allow(clippy::too_many_arguments)]
-/// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”): the
+/// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”; not “办什么
+/// 手续”, which asks about any one service): the
 /// citizen means the bundle (“一件事”) or the combined licence, not one of its parts.
 const BUNDLE_CUES: &[&str] = &[
     "一次办完",
@@ -598,7 +599,6 @@ const BUNDLE_CUES: &[&str] = &[
     "一证",
     "哪些手续",
     "那些手续",
-    "什么手续",
     "手续都",
     "跑几个",
     "几个部门",
