@@ -112,6 +112,9 @@ pub struct SearchIndex {
     /// The words of titles, aliases and the lexicon by their toneless sound (" di bao "), for
     /// correcting homophone typos typed with a pinyin keyboard.
     sounds: HashMap<String, Vec<String>>,
+    /// Every run of 2 to 4 characters of `all_text`, for [`SearchIndex::correct`] (scanning
+    /// the whole text for each window of a query cost milliseconds a turn).
+    short_runs: HashSet<String>,
     /// Titles, aliases and lexicon terms, normalised: the names of what the guides are for.
     names: String,
 }
@@ -236,6 +239,15 @@ impl SearchIndex {
         for (colloquial, official) in corpus.lexicon.pairs() {
             names.push_str(&format!("{colloquial}\n{}\n", normalize(official)));
         }
+        let all_chars: Vec<char> = all_text.chars().collect();
+        let mut short_runs: HashSet<String> = HashSet::new();
+        for len in 2..=4 {
+            for window in all_chars.windows(len) {
+                if window.iter().all(|c| analyzer::is_cjk(*c)) {
+                    short_runs.insert(window.iter().collect());
+                }
+            }
+        }
         let mut sounds: HashMap<String, Vec<String>> = HashMap::new();
         let title_words = corpus.guides.iter().flat_map(|g| {
             std::iter::once(&g.title)
@@ -271,6 +283,7 @@ impl SearchIndex {
             all_text,
             all_pinyin,
             sounds,
+            short_runs,
             names,
         })
     }
@@ -328,7 +341,7 @@ impl SearchIndex {
                     continue;
                 }
                 let window: String = window.iter().collect();
-                if self.all_text.contains(&window) || self.tokenizer.knows(&window) {
+                if self.short_runs.contains(&window) || self.tokenizer.knows(&window) {
                     continue;
                 }
                 if let Some([word]) = self.sounds.get(&pinyin_line(&window)).map(Vec::as_slice) {
