@@ -644,6 +644,11 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
 fn asks_how_to_get(message: &str) -> bool {
     const ASKS: &[&str] = &[
         "怎么领",
+        "咋领",
+        "咋申请",
+        "咋办理",
+        "去哪申请",
+        "在哪申请",
         "去哪领",
         "在哪领",
         "哪里领",

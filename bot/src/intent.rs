@@ -550,7 +550,7 @@ const ACTIONS: &[(&[&str], &[&str])] = &[
 pub fn unoffered_action(index: &index::SearchIndex, id: &str, text: &str) -> Option<&'static str> {
     let text = index::normalize(text);
     ACTIONS.iter().find_map(|(asks, offers)| {
-        let asked = asks.iter().find(|w| text.contains(*w))?;
+        let asked = asks.iter().find(|w| find_ask(&text, w).is_some())?;
         (!offers.iter().any(|w| index.guide_mentions(id, w))).then_some(*asked)
     })
 }
@@ -563,16 +563,41 @@ const LOST: &[&str] = &["丢了", "丢失", "弄丢", "掉了", "遗失", "被�
 /// something else.
 pub fn lost_elsewhere(index: &index::SearchIndex, id: &str, text: &str) -> Option<String> {
     let chars: Vec<char> = index::normalize(text).chars().collect();
-    let at = LOST.iter().find_map(|word| {
-        let word: Vec<char> = word.chars().collect();
-        chars.windows(word.len()).position(|w| w == word.as_slice())
-    })?;
+    let normalized: String = chars.iter().collect();
+    let at = LOST.iter().find_map(|word| find_ask(&normalized, word))?;
+    let at = normalized[..at].chars().count();
     let mut start = at;
     while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
         start -= 1;
     }
+    // The document is the word right before the loss (户口本丢了) or, when that is no
+    // document (身份证在外地出差时弄丢了), the documents the message names.
     let chunk: String = chars[start..at].iter().collect();
-    let object = index.words(&chunk).pop()?;
-    let named = index.in_scope(id, &object) || index.official_terms(&object).iter().any(|t| index.in_scope(id, t));
-    (!named).then_some(object)
+    let is_document = |word: &str| DOCUMENT_ENDINGS.iter().any(|e| word.ends_with(e));
+    let objects: Vec<String> = match index.words(&chunk).pop().filter(|w| is_document(w)) {
+        Some(object) => vec![object],
+        None => named_documents(&normalized),
+    };
+    let named = |object: &String| {
+        index.in_scope(id, object) || index.official_terms(object).iter().any(|t| index.in_scope(id, t))
+    };
+    if objects.is_empty() || objects.iter().any(named) {
+        return None;
+    }
+    objects.into_iter().next()
+}
+
+/// Endings of words that name a document (户口本, 护照, 社保卡, 营业执照).
+const DOCUMENT_ENDINGS: &[&str] = &["证", "卡", "本", "簿", "照", "证明", "执照", "书"];
+
+/// Where `word` asks for something in `text` (a byte offset): “掉了” after a verb of getting
+/// rid of something (卖掉了, 扔掉了) says nothing was lost.
+fn find_ask(text: &str, word: &str) -> Option<usize> {
+    text.match_indices(word).map(|(at, _)| at).find(|&at| {
+        word != "掉了"
+            || !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| "卖扔删花用吃退除换跑忘改拆".contains(c))
+    })
 }
