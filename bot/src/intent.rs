@@ -414,10 +414,7 @@ pub fn named_documents(text: &str) -> Vec<String> {
             continue;
         };
         let suffix_start = end - suffix.chars().count();
-        let mut start = suffix_start;
-        while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
-            start -= 1;
-        }
+        let start = name_start(&chars, suffix_start);
         if start < suffix_start {
             names.push(chars[start..end].iter().collect());
         }
@@ -427,6 +424,16 @@ pub fn named_documents(text: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// Where the name ending at `end` begins: back over Chinese characters to a verb, particle or
+/// quantifier (`NAME_BREAKS`).
+fn name_start(chars: &[char], end: usize) -> usize {
+    let mut start = end;
+    while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
+        start -= 1;
+    }
+    start
 }
 
 fn index_is_cjk(c: char) -> bool {
@@ -506,10 +513,7 @@ pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String>
             .iter()
             .find(|filler| before.ends_with(*filler))
             .map_or(at, |filler| at - filler.chars().count());
-        let mut start = end;
-        while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
-            start -= 1;
-        }
+        let start = name_start(&chars, end);
         if end - start < 2 {
             continue;
         }
@@ -566,10 +570,7 @@ pub fn lost_elsewhere(index: &index::SearchIndex, id: &str, text: &str) -> Optio
     let normalized: String = chars.iter().collect();
     let at = LOST.iter().find_map(|word| find_ask(&normalized, word))?;
     let at = normalized[..at].chars().count();
-    let mut start = at;
-    while start > 0 && index_is_cjk(chars[start - 1]) && !NAME_BREAKS.contains(chars[start - 1]) {
-        start -= 1;
-    }
+    let start = name_start(&chars, at);
     // The document is the word right before the loss (户口本丢了) or, when that is no
     // document (身份证在外地出差时弄丢了), the documents the message names.
     let chunk: String = chars[start..at].iter().collect();

@@ -215,13 +215,7 @@ impl ZhTokenizer {
     /// 残疾, 残疾人, 残疾人证).
     pub fn search_words(&self, original: &str) -> Vec<String> {
         let text = normalize(original);
-        self.jieba
-            .cut_for_search(&text, false)
-            .into_iter()
-            .map(|t| t.word)
-            .filter(|w| w.chars().count() >= 2 && w.chars().any(is_word_char) && !is_stopword(w))
-            .map(str::to_string)
-            .collect()
+        content_words(self.jieba.cut_for_search(&text, false).into_iter().map(|t| t.word))
     }
 
     /// Whether the segmenter's dictionary has `word`.
@@ -233,13 +227,7 @@ impl ZhTokenizer {
     /// stop words removed.
     pub fn words(&self, original: &str) -> Vec<String> {
         let text = normalize(original);
-        self.jieba
-            .cut(&text, true)
-            .into_iter()
-            .map(|t| t.word)
-            .filter(|w| w.chars().count() >= 2 && w.chars().any(is_word_char) && !is_stopword(w))
-            .map(str::to_string)
-            .collect()
+        content_words(self.jieba.cut(&text, true).into_iter().map(|t| t.word))
     }
 
     /// Terms of `text` (normalised), stop words removed, in the order of their offsets, which
@@ -274,6 +262,14 @@ impl ZhTokenizer {
         }
         tokens
     }
+}
+
+/// The words of two characters or more that are no stop words.
+fn content_words<'a>(words: impl Iterator<Item = &'a str>) -> Vec<String> {
+    words
+        .filter(|w| w.chars().count() >= 2 && w.chars().any(is_word_char) && !is_stopword(w))
+        .map(str::to_string)
+        .collect()
 }
 
 /// CJK runs as overlapping bigrams (a lone character as itself); other word runs whole.
