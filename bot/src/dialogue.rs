@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
-use crate::intent::{Intent, detect_rules, lost_elsewhere, unknown_document, unknown_service, unoffered_action};
+use crate::intent::{Intent, asks_how_to_get, detect_rules, misfit, unknown_document, unknown_service};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 
 /// What the conversation remembers between turns (persisted by the caller as JSON).
@@ -136,9 +136,7 @@ pub fn respond(
         reply.effect = Some(crate::Effect::ListStatus);
         return Ok((next, reply));
     }
-    // A complaint word in a question about how to get something (“公司不发工资，生育津贴怎么领”)
-    // is left to retrieval and the head to judge.
-    if signals.decided == Some(Intent::Complaint) && !asks_how_to_get(message) {
+    if signals.decided == Some(Intent::Complaint) {
         let outcome = crate::tickets::start(message, context.user.is_some());
         return Ok(intake_reply(next, outcome));
     }
@@ -166,9 +164,7 @@ pub fn respond(
     }
     next.candidates.clear();
 
-    if let Some(intent) = signals.decided
-        && !(intent == Intent::Complaint && asks_how_to_get(message))
-    {
+    if let Some(intent) = signals.decided {
         return Ok((next, canned(engine, intent)));
     }
     if engine.default_mode() != crate::Mode::Bm25 {
@@ -207,8 +203,7 @@ pub fn respond(
     }
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     if let Some(top) = hits.first()
-        && (unoffered_action(&engine.index, &top.id, understood).is_some()
-            || lost_elsewhere(&engine.index, &top.id, understood).is_some())
+        && misfit(&engine.index, &top.id, understood)
     {
         return Ok((next, fallback(engine, Intent::OutOfScope, understood)));
     }
@@ -572,12 +567,9 @@ fn rating_turn_with(
     (next.clone(), reply)
 }
 
-/// The turn when the encoder is installed: the intent head decides what kind of message it
-/// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
-#[allow(clippy::too_many_arguments)]
 /// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”; not “办什么
-/// 手续”, which asks about any one service): the
-/// citizen means the bundle (“一件事”) or the combined licence, not one of its parts.
+/// 手续”, which asks about any one service): the citizen means the bundle (“一件事”) or the
+/// combined licence, not one of its parts.
 const BUNDLE_CUES: &[&str] = &[
     "一次办完",
     "一次办好",
@@ -616,8 +608,7 @@ const BUNDLE_CUES: &[&str] = &[
 ];
 
 /// Moves a bundle or combined licence among the top three to the front when the message asks
-/// for everything at once.
-/// Returns whether it did.
+/// for everything at once; returns whether it did.
 fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) -> bool {
     let is_bundle = |id: &str| {
         engine.corpus.guide(id).is_some_and(|g| {
@@ -645,37 +636,9 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     true
 }
 
-/// Asking how to get or do something (“生孩子那笔钱怎么领”, “卡坏了去哪儿换”): a service
-/// question even when it also tells a grievance.
-fn asks_how_to_get(message: &str) -> bool {
-    const ASKS: &[&str] = &[
-        "怎么领",
-        "咋领",
-        "咋申请",
-        "咋办理",
-        "去哪申请",
-        "在哪申请",
-        "去哪领",
-        "在哪领",
-        "哪里领",
-        "怎么申请",
-        "怎么办理",
-        "去哪办",
-        "在哪办",
-        "哪里办",
-        "去哪儿办",
-        "去哪换",
-        "去哪儿换",
-        "在哪换",
-        "怎么换",
-        "怎么补办",
-        "去哪补",
-        "怎么申领",
-    ];
-    let text = index::normalize(message);
-    ASKS.iter().any(|ask| text.contains(ask))
-}
-
+/// The turn when the encoder is installed: the intent head decides what kind of message it
+/// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
+#[allow(clippy::too_many_arguments)]
 fn semantic_turn(
     engine: &Engine,
     context: &crate::Context<'_>,
@@ -747,9 +710,7 @@ fn semantic_turn(
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     let unknown = unknown.or_else(|| {
         let top = ranked.first()?;
-        unoffered_action(&engine.index, &top.id, understood)
-            .map(|_| understood.to_string())
-            .or_else(|| lost_elsewhere(&engine.index, &top.id, understood).map(|_| understood.to_string()))
+        misfit(&engine.index, &top.id, understood).then(|| understood.to_string())
     });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {

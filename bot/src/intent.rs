@@ -336,7 +336,11 @@ pub fn detect_rules(text: &str) -> Signals {
     if contains_any(&text, HUMAN) || bare_human {
         signals.decided = Some(Intent::Human);
     } else if contains_any(&text, COMPLAINT_STRONG) && !text.contains("投诉进度") && !is_status(&text) {
-        signals.decided = Some(Intent::Complaint);
+        // A complaint word in a question about how to get something (“公司不发工资，生育津贴
+        // 怎么领”) is left to retrieval and the head to judge.
+        if !asks_how_to_get(&text) {
+            signals.decided = Some(Intent::Complaint);
+        }
     } else if is_status(&text) {
         signals.decided = Some(Intent::Status);
     } else if contains_any(&text, RATING) {
@@ -345,6 +349,37 @@ pub fn detect_rules(text: &str) -> Signals {
     signals.complaint_hint = contains_any(&text, COMPLAINT_WEAK);
     signals.chitchat = is_chitchat(&text);
     signals
+}
+
+/// Asking how to get or do something (“生孩子那笔钱怎么领”, “卡坏了去哪儿换”): a service
+/// question even when it also tells a grievance.
+pub(crate) fn asks_how_to_get(message: &str) -> bool {
+    const ASKS: &[&str] = &[
+        "怎么领",
+        "咋领",
+        "咋申请",
+        "咋办理",
+        "去哪申请",
+        "在哪申请",
+        "去哪领",
+        "在哪领",
+        "哪里领",
+        "怎么申请",
+        "怎么办理",
+        "去哪办",
+        "在哪办",
+        "哪里办",
+        "去哪儿办",
+        "去哪换",
+        "去哪儿换",
+        "在哪换",
+        "怎么换",
+        "怎么补办",
+        "去哪补",
+        "怎么申领",
+    ];
+    let text = index::normalize(message);
+    ASKS.iter().any(|ask| text.contains(ask))
 }
 
 fn is_status(text: &str) -> bool {
@@ -497,8 +532,8 @@ const QUESTION_FILLERS: &[&str] = &[
 /// A service the guides do not offer, named as object + verb (“离婚登记”, “商标注册”,
 /// “驾照科目一考试”): no guide mentions the object (two characters or more of its end)
 /// followed by the verb, and either the object's last word is not in any guide's title,
-/// alias or lexicon term or no guide mentions the verb at all. Returns the phrase. “结婚登记” is known; “高龄津贴申请” is known through
-/// “津贴”, a word of a title.
+/// alias or lexicon term or no guide mentions the verb at all. Returns the phrase.
+/// “结婚登记” is known; “高龄津贴申请” is known through “津贴”, a word of a title.
 pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String> {
     let chars: Vec<char> = index::normalize(text).chars().collect();
     for verb in SERVICE_VERBS {
@@ -542,10 +577,7 @@ pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String>
 /// a licence does not answer “驾驶证丢了怎么补办”. (“补办” alone is not asked for: it also
 /// means doing something late, “还没办医保，现在补办”.)
 const ACTIONS: &[(&[&str], &[&str])] = &[
-    (
-        &["丢了", "丢失", "弄丢", "掉了", "遗失", "被偷", "找不到了"],
-        &["丢", "遗失", "补办", "补领", "补发", "挂失", "补证", "补换"],
-    ),
+    (LOST, &["丢", "遗失", "补办", "补领", "补发", "挂失", "补证", "补换"]),
     (&["变更", "更改", "改地址", "改名字", "地址怎么改"], &["变更", "更改"]),
     (&["解冻", "冻结"], &["冻结", "解冻"]),
 ];
@@ -557,6 +589,12 @@ pub fn unoffered_action(index: &index::SearchIndex, id: &str, text: &str) -> Opt
         let asked = asks.iter().find(|w| find_ask(&text, w).is_some())?;
         (!offers.iter().any(|w| index.guide_mentions(id, w))).then_some(*asked)
     })
+}
+
+/// Whether guide `id` misses what the message asks: an action it never speaks of, or a lost
+/// document it does not name.
+pub fn misfit(index: &index::SearchIndex, id: &str, text: &str) -> bool {
+    unoffered_action(index, id, text).is_some() || lost_elsewhere(index, id, text).is_some()
 }
 
 /// Words that say a document was lost.
