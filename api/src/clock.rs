@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta};
 
 pub trait Clock: Send + Sync {
     /// Unix milliseconds.
@@ -36,19 +35,4 @@ impl Clock for ManualClock {
     }
 }
 
-/// China time (UTC+8), the time the city's working hours are counted in.
-pub fn local(millis: i64) -> NaiveDateTime {
-    DateTime::from_timestamp_millis(millis)
-        .map(|t| t.naive_utc())
-        .unwrap_or_default()
-        + TimeDelta::hours(8)
-}
-
-pub fn millis(local: NaiveDateTime) -> i64 {
-    (local - TimeDelta::hours(8)).and_utc().timestamp_millis()
-}
-
-/// `YYYY-MM-DD HH:MM` in China time.
-pub fn show(millis: i64) -> String {
-    local(millis).format("%Y-%m-%d %H:%M").to_string()
-}
+pub use knowledge::time::{local, millis, show};

@@ -152,6 +152,8 @@ pub fn users(department_ids: &[String]) -> Vec<DemoUser> {
 
 /// Writes the demo users and their e-licences (idempotent).
 pub async fn seed(store: &backend::Store, department_ids: &[String]) -> backend::Result<usize> {
+    // Only the demo users' creation time: no deadline or workflow depends on it.
+    let now = backend::now_millis();
     let users = users(department_ids);
     for user in &users {
         let kind = match user.roles.first() {
@@ -162,12 +164,15 @@ pub async fn seed(store: &backend::Store, department_ids: &[String]) -> backend:
             _ => "admin",
         };
         store
-            .upsert_user(&backend::User {
+            .upsert_user(
+                &backend::User {
                 id: user.id.clone(),
                 kind: kind.into(),
                 name: user.name.clone(),
                 department: user.department.clone(),
-            })
+                },
+                now,
+            )
             .await?;
         for (kind, number, issued, expires, fields) in &user.licenses {
             let fields: BTreeMap<&str, &str> = fields.iter().copied().collect();

@@ -90,6 +90,24 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::service::Error> for ApiError {
+    fn from(err: crate::service::Error) -> ApiError {
+        use crate::service::Error as E;
+        match err {
+            E::Invalid(message) => ApiError::new(Code::BadRequest, message),
+            E::TooLong(message) => ApiError::new(Code::MessageTooLong, message),
+            E::BadSession(message) => ApiError::new(Code::InvalidSessionId, message),
+            E::Missing(message) => ApiError::new(Code::EmptyMessage, message),
+            E::NotFound(message) => ApiError::new(Code::NotFound, message),
+            E::Forbidden(message) => ApiError::new(Code::Forbidden, message),
+            E::Unauthorized(message) => ApiError::new(Code::Unauthorized, message),
+            E::Conflict(message) => ApiError::new(Code::InvalidTransition, message),
+            E::Busy(message) => ApiError::new(Code::Unavailable, message),
+            E::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
         match rejection {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod tasks;
 pub mod wire;

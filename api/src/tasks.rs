@@ -46,7 +46,12 @@ pub async fn purge_old_sessions(state: AppState, retention_days: u32) {
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));
     loop {
         ticker.tick().await;
-        let cutoff = backend::now_millis() - i64::from(retention_days) * 86_400_000;
+        let now = state.clock.now();
+        let cutoff = now - i64::from(retention_days) * 86_400_000;
+        // A retried request comes within minutes; its stored answer is kept a day.
+        if let Err(err) = state.store.purge_idempotency_before(now - 86_400_000).await {
+            tracing::warn!(error = %err, "idempotency key purge failed");
+        }
         match state.store.purge_sessions_before(cutoff).await {
             Ok(0) => {}
             Ok(n_sessions) => tracing::info!(n_sessions, retention_days, "old conversations deleted"),

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use sqlx::Row;
 
-use crate::{Error, Result, Store, now_millis};
+use crate::{Error, Result, Store};
 
 /// The states of an application. A 补正 request lists everything missing at once and
 /// leads back to `Submitted` when the applicant resubmits.
@@ -167,28 +167,6 @@ pub struct User {
     pub department: Option<String>,
 }
 
-fn new_number() -> String {
-    let day = day_of(now_millis());
-    let random = uuid::Uuid::new_v4().as_u128() % 1_000_000;
-    format!("SF{day}{random:06}")
-}
-
-/// The day of `millis` as YYYYMMDD (China time, UTC+8), without a date library.
-pub(crate) fn day_of(millis: i64) -> String {
-    let days = (millis + 8 * 3_600_000).div_euclid(86_400_000);
-    // Civil-from-days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}")
-}
-
 fn application_from_row(row: &sqlx::any::AnyRow) -> Result<Application> {
     let state: String = row.try_get("state")?;
     Ok(Application {
@@ -210,32 +188,19 @@ const APPLICATION_COLUMNS: &str = "number, service_id, applicant_id, parent_numb
      deadline, note, created_at, updated_at";
 
 impl Store {
-    pub async fn upsert_user(&self, user: &User) -> Result<()> {
-        let updated = sqlx::query("UPDATE users SET kind = $1, name = $2, department = $3 WHERE id = $4")
-            .bind(&user.kind)
-            .bind(&user.name)
-            .bind(&user.department)
-            .bind(&user.id)
-            .execute(&self.pool)
-            .await?;
-        if updated.rows_affected() == 0 {
-            let inserted =
-                sqlx::query("INSERT INTO users (id, kind, name, department, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(&user.id)
-                    .bind(&user.kind)
-                    .bind(&user.name)
-                    .bind(&user.department)
-                    .bind(now_millis())
-                    .execute(&self.pool)
-                    .await;
-            match inserted {
-                // Another replica seeded the same user at the same moment.
-                Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {}
-                other => {
-                    other?;
-                }
-            }
-        }
+    /// Creates or updates a subject; safe when several replicas seed the same users at once.
+    pub async fn upsert_user(&self, user: &User, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, kind, name, department, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name, department = excluded.department",
+        )
+        .bind(&user.id)
+        .bind(&user.kind)
+        .bind(&user.name)
+        .bind(&user.department)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -257,15 +222,10 @@ impl Store {
 
     /// Stores an e-licence (one per holder and kind; a newer one replaces it).
     pub async fn put_e_license(&self, license: &ELicense) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM e_licenses WHERE holder_id = $1 AND kind = $2")
-            .bind(&license.holder_id)
-            .bind(&license.kind)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
             "INSERT INTO e_licenses (holder_id, kind, number, issued_on, expires_on, fields) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (holder_id, kind) DO UPDATE SET number = excluded.number, \
+             issued_on = excluded.issued_on, expires_on = excluded.expires_on, fields = excluded.fields",
         )
         .bind(&license.holder_id)
         .bind(&license.kind)
@@ -273,9 +233,8 @@ impl Store {
         .bind(&license.issued_on)
         .bind(&license.expires_on)
         .bind(&license.fields)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -301,98 +260,12 @@ impl Store {
             .collect()
     }
 
-    /// Submits an application (and a bundle's parts) in one transaction. The same
-    /// applicant and idempotency key twice returns the first application and `false`.
-    pub async fn submit_application(&self, new: &NewApplication) -> Result<(Application, bool)> {
-        if let Some(existing) = self.application_by_key(&new.applicant_id, &new.idempotency_key).await? {
-            return Ok((existing, false));
-        }
-        let now = now_millis();
-        let number = new_number();
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
-             idempotency_key, deadline, note, created_at, updated_at) \
-             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, NULL, $9, $9)",
-        )
-        .bind(&number)
-        .bind(&new.service_id)
-        .bind(&new.applicant_id)
-        .bind(AppState::Submitted.as_str())
-        .bind(&new.fields)
-        .bind(&new.materials)
-        .bind(&new.idempotency_key)
-        .bind(&new.deadline)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        if let Err(sqlx::Error::Database(err)) = &inserted
-            && err.is_unique_violation()
-        {
-            // A concurrent double submit won the race: answer with its application.
-            drop(tx);
-            let existing = self.application_by_key(&new.applicant_id, &new.idempotency_key).await?;
-            return existing
-                .map(|a| (a, false))
-                .ok_or_else(|| Error::NotFound(new.idempotency_key.clone()));
-        }
-        inserted?;
-        insert_event(
-            &mut tx,
-            &number,
-            &new.applicant_id,
-            "draft",
-            AppState::Submitted.as_str(),
-            None,
-            now,
-        )
-        .await?;
-        for (i, (service_id, deadline)) in new.parts.iter().enumerate() {
-            let part_number = format!("{number}-{}", i + 1);
-            sqlx::query(
-                "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
-                 idempotency_key, deadline, note, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, $9)",
-            )
-            .bind(&part_number)
-            .bind(service_id)
-            .bind(&new.applicant_id)
-            .bind(&number)
-            .bind(AppState::Submitted.as_str())
-            .bind(&new.fields)
-            .bind(&new.materials)
-            .bind(deadline)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            insert_event(
-                &mut tx,
-                &part_number,
-                &new.applicant_id,
-                "draft",
-                AppState::Submitted.as_str(),
-                None,
-                now,
-            )
-            .await?;
-        }
+    /// Submits an application in a transaction of its own; see [`Tx::submit_application`].
+    pub async fn submit_application(&self, new: &NewApplication, now: i64) -> Result<(Application, bool)> {
+        let mut tx = self.begin().await?;
+        let submitted = tx.submit_application(new, now).await?;
         tx.commit().await?;
-        let application = self
-            .application(&number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.clone()))?;
-        Ok((application, true))
-    }
-
-    async fn application_by_key(&self, applicant_id: &str, key: &str) -> Result<Option<Application>> {
-        let row = sqlx::query(&format!(
-            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE applicant_id = $1 AND idempotency_key = $2"
-        ))
-        .bind(applicant_id)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(application_from_row).transpose()
+        Ok(submitted)
     }
 
     pub async fn application(&self, number: &str) -> Result<Option<Application>> {
@@ -448,7 +321,8 @@ impl Store {
     }
 
     /// Moves an application along the workflow, with an audit entry. `deadline` replaces the
-    /// promised deadline when given (on acceptance).
+    /// promised deadline when given (on acceptance). Two staff steps on one application run
+    /// one after the other (the row is locked first); the second sees the first's state.
     pub async fn transition(
         &self,
         number: &str,
@@ -456,9 +330,17 @@ impl Store {
         to: AppState,
         reason: Option<&str>,
         deadline: Option<&str>,
+        now: i64,
     ) -> Result<Application> {
-        let current = self
-            .application(number)
+        let mut tx = self.begin().await?;
+        let locked = sqlx::query("UPDATE applications SET updated_at = updated_at WHERE number = $1")
+            .bind(number)
+            .execute(tx.conn())
+            .await?;
+        if locked.rows_affected() != 1 {
+            return Err(Error::NotFound(number.to_string()));
+        }
+        let current = fetch_application(tx.conn(), number)
             .await?
             .ok_or_else(|| Error::NotFound(number.to_string()))?;
         if !current.state.can_go_to(to) {
@@ -467,28 +349,23 @@ impl Store {
                 to: to.as_str(),
             });
         }
-        let now = now_millis();
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
+        sqlx::query(
             "UPDATE applications SET state = $1, note = COALESCE($2, note), deadline = COALESCE($3, deadline), \
-             updated_at = $4 WHERE number = $5 AND state = $6",
+             updated_at = $4 WHERE number = $5",
         )
         .bind(to.as_str())
         .bind(reason)
         .bind(deadline)
         .bind(now)
         .bind(number)
-        .bind(current.state.as_str())
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
-        if updated.rows_affected() != 1 {
-            return Err(Error::Conflict(number.to_string()));
-        }
-        insert_event(&mut tx, number, actor, current.state.as_str(), to.as_str(), reason, now).await?;
-        tx.commit().await?;
-        self.application(number)
+        insert_event(tx.conn(), number, actor, current.state.as_str(), to.as_str(), reason, now).await?;
+        let updated = fetch_application(tx.conn(), number)
             .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))
+            .ok_or_else(|| Error::NotFound(number.to_string()))?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     pub async fn events(&self, number: &str) -> Result<Vec<Event>> {
@@ -512,22 +389,10 @@ impl Store {
     }
 
     /// A logged-in user's unfinished form, kept across conversations and restarts.
-    pub async fn save_draft(&self, user_id: &str, service_id: &str, state: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM drafts WHERE user_id = $1 AND service_id = $2")
-            .bind(user_id)
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO drafts (user_id, service_id, state, updated_at) VALUES ($1, $2, $3, $4)")
-            .bind(user_id)
-            .bind(service_id)
-            .bind(state)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+    pub async fn save_draft(&self, user_id: &str, service_id: &str, state: &str, now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.save_draft(user_id, service_id, state, now).await?;
+        tx.commit().await
     }
 
     /// The user's most recent draft: (service id, state).
@@ -542,17 +407,124 @@ impl Store {
     }
 
     pub async fn delete_draft(&self, user_id: &str, service_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.delete_draft(user_id, service_id).await?;
+        tx.commit().await
+    }
+}
+
+impl crate::Tx {
+    /// Submits an application (and a bundle's parts) with a number from the day's sequence.
+    /// The same applicant and idempotency key twice returns the first application and `false`.
+    pub async fn submit_application(&mut self, new: &NewApplication, now: i64) -> Result<(Application, bool)> {
+        let existing = sqlx::query(&format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications WHERE applicant_id = $1 AND idempotency_key = $2"
+        ))
+        .bind(&new.applicant_id)
+        .bind(&new.idempotency_key)
+        .fetch_optional(self.conn())
+        .await?;
+        if let Some(row) = existing {
+            return Ok((application_from_row(&row)?, false));
+        }
+        let number = self.next_number("SF", now).await?;
+        sqlx::query(
+            "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
+             idempotency_key, deadline, note, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, NULL, $9, $9)",
+        )
+        .bind(&number)
+        .bind(&new.service_id)
+        .bind(&new.applicant_id)
+        .bind(AppState::Submitted.as_str())
+        .bind(&new.fields)
+        .bind(&new.materials)
+        .bind(&new.idempotency_key)
+        .bind(&new.deadline)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        insert_event(
+            self.conn(),
+            &number,
+            &new.applicant_id,
+            "draft",
+            AppState::Submitted.as_str(),
+            None,
+            now,
+        )
+        .await?;
+        for (i, (service_id, deadline)) in new.parts.iter().enumerate() {
+            let part_number = format!("{number}-{}", i + 1);
+            sqlx::query(
+                "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
+                 idempotency_key, deadline, note, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, $9)",
+            )
+            .bind(&part_number)
+            .bind(service_id)
+            .bind(&new.applicant_id)
+            .bind(&number)
+            .bind(AppState::Submitted.as_str())
+            .bind(&new.fields)
+            .bind(&new.materials)
+            .bind(deadline)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+            insert_event(
+                self.conn(),
+                &part_number,
+                &new.applicant_id,
+                "draft",
+                AppState::Submitted.as_str(),
+                None,
+                now,
+            )
+            .await?;
+        }
+        let application = fetch_application(self.conn(), &number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.clone()))?;
+        Ok((application, true))
+    }
+
+    pub async fn save_draft(&mut self, user_id: &str, service_id: &str, state: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO drafts (user_id, service_id, state, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, service_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(service_id)
+        .bind(state)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_draft(&mut self, user_id: &str, service_id: &str) -> Result<()> {
         sqlx::query("DELETE FROM drafts WHERE user_id = $1 AND service_id = $2")
             .bind(user_id)
             .bind(service_id)
-            .execute(&self.pool)
+            .execute(self.conn())
             .await?;
         Ok(())
     }
 }
 
+async fn fetch_application(conn: &mut sqlx::AnyConnection, number: &str) -> Result<Option<Application>> {
+    let row = sqlx::query(&format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE number = $1"
+    ))
+    .bind(number)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(application_from_row).transpose()
+}
+
 async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     number: &str,
     actor: &str,
     from: &str,
@@ -562,7 +534,7 @@ async fn insert_event(
 ) -> Result<()> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM application_events WHERE number = $1")
         .bind(number)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     let seq: i64 = row.try_get("n")?;
     sqlx::query(
@@ -576,7 +548,7 @@ async fn insert_event(
     .bind(to)
     .bind(reason)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
@@ -598,12 +570,5 @@ mod tests {
             }
             assert_eq!(state.as_str().parse::<AppState>().unwrap(), state);
         }
-    }
-
-    #[test]
-    fn application_numbers_carry_the_date() {
-        let number = new_number();
-        assert_eq!(number.len(), 16, "{number}");
-        assert!(number.starts_with("SF20"), "{number}");
     }
 }

@@ -85,6 +85,8 @@ pub struct Turn<'a> {
     pub bot_text: &'a str,
     pub intent: &'a str,
     pub payload: &'a str,
+    /// Unix milliseconds, from the caller's clock.
+    pub now: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -93,10 +95,125 @@ pub struct Store {
     kind: DbKind,
 }
 
+/// The system clock in unix milliseconds: for the caller's production clock only; nothing in
+/// this crate reads it (every workflow takes `now` from its caller).
 pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A transaction: one turn, or one workflow step, written whole or not at all. Every write
+/// begins by claiming the row it is about (the session, the ticket, the application), so
+/// that on PostgreSQL concurrent writers of the same object wait for each other (row lock)
+/// and on SQLite the transaction holds the write lock before it reads anything.
+pub struct Tx {
+    pub(crate) inner: sqlx::Transaction<'static, sqlx::Any>,
+    #[allow(dead_code)] // kept for dialect choices inside a transaction
+    pub(crate) kind: DbKind,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+
+    /// The first write of a turn: a new session, or the next version of an existing one.
+    /// Another turn of the same session that saved first makes this a `Conflict` (nothing
+    /// of this transaction is kept then, so the caller can reread and answer again).
+    pub async fn claim_session(
+        &mut self,
+        session_id: &str,
+        user_id: Option<&str>,
+        expected_version: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
+        match expected_version {
+            None => {
+                let inserted = sqlx::query(
+                    "INSERT INTO sessions (id, user_id, state, version, created_at, updated_at) \
+                     VALUES ($1, $2, '{}', 1, $3, $3)",
+                )
+                .bind(session_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(self.conn())
+                .await;
+                match inserted {
+                    Ok(_) => Ok(1),
+                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                        Err(Error::Conflict(session_id.to_string()))
+                    }
+                    Err(err) => Err(err.into()),
+                }
+            }
+            Some(expected) => {
+                let updated = sqlx::query(
+                    "UPDATE sessions SET version = version + 1, updated_at = $1, user_id = COALESCE($2, user_id) \
+                     WHERE id = $3 AND version = $4",
+                )
+                .bind(now)
+                .bind(user_id)
+                .bind(session_id)
+                .bind(expected)
+                .execute(self.conn())
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Err(Error::Conflict(session_id.to_string()));
+                }
+                Ok(expected + 1)
+            }
+        }
+    }
+
+    /// The rest of a turn, after its effects: the session's state and both transcript lines.
+    pub async fn finish_turn(&mut self, turn: &Turn<'_>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET state = $1 WHERE id = $2")
+            .bind(turn.state)
+            .bind(turn.session_id)
+            .execute(self.conn())
+            .await?;
+        for (role, text, intent, payload) in [
+            ("user", turn.user_text, None, None),
+            ("bot", turn.bot_text, Some(turn.intent), Some(turn.payload)),
+        ] {
+            sqlx::query(
+                "INSERT INTO messages (session_id, role, text, intent, payload, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(turn.session_id)
+            .bind(role)
+            .bind(text)
+            .bind(intent)
+            .bind(payload)
+            .bind(turn.now)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The next number of a per-day sequence: `{prefix}{day}{n:06}`, never reused (the
+    /// counter row is locked until this transaction ends).
+    pub async fn next_number(&mut self, prefix: &str, now: i64) -> Result<String> {
+        let day = knowledge::time::day_code(now);
+        let name = format!("{prefix}{day}");
+        sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+            .bind(&name)
+            .execute(self.conn())
+            .await?;
+        let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+            .bind(&name)
+            .fetch_one(self.conn())
+            .await?;
+        let value: i64 = row.try_get("value")?;
+        Ok(format!("{name}{value:06}"))
+    }
 }
 
 impl Store {
@@ -192,67 +309,20 @@ impl Store {
     /// Saves a turn atomically: the session's new state and both transcript lines, or
     /// nothing. Returns the session's new version.
     pub async fn save_turn(&self, turn: &Turn<'_>) -> Result<i64> {
-        let now = now_millis();
-        let mut tx = self.pool.begin().await?;
-        let version = match turn.expected_version {
-            None => {
-                let inserted = sqlx::query(
-                    "INSERT INTO sessions (id, user_id, state, version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 1, $4, $4)",
-                )
-                .bind(turn.session_id)
-                .bind(turn.user_id)
-                .bind(turn.state)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => 1,
-                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
-                        return Err(Error::Conflict(turn.session_id.to_string()));
-                    }
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            Some(expected) => {
-                let updated = sqlx::query(
-                    "UPDATE sessions SET state = $1, version = version + 1, updated_at = $2, \
-                     user_id = COALESCE($3, user_id) WHERE id = $4 AND version = $5",
-                )
-                .bind(turn.state)
-                .bind(now)
-                .bind(turn.user_id)
-                .bind(turn.session_id)
-                .bind(expected)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() != 1 {
-                    return Err(Error::Conflict(turn.session_id.to_string()));
-                }
-                expected + 1
-            }
-        };
-        for (role, text, intent, payload) in [
-            ("user", turn.user_text, None, None),
-            ("bot", turn.bot_text, Some(turn.intent), Some(turn.payload)),
-        ] {
-            sqlx::query(
-                "INSERT INTO messages (session_id, role, text, intent, payload, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(turn.session_id)
-            .bind(role)
-            .bind(text)
-            .bind(intent)
-            .bind(payload)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let mut tx = self.begin().await?;
+        let version = tx.claim_session(turn.session_id, turn.user_id, turn.expected_version, turn.now).await?;
+        tx.finish_turn(turn).await?;
         tx.commit().await?;
         Ok(version)
     }
 
+    /// Starts a transaction for a workflow that must happen whole or not at all.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            kind: self.kind,
+        })
+    }
     /// The transcript of a session, oldest first.
     pub async fn messages(&self, session_id: &str) -> Result<Vec<Message>> {
         let rows = sqlx::query(
@@ -319,10 +389,13 @@ pub fn redact(url: &str) -> String {
 }
 
 mod applications;
+mod idempotency;
 mod ratings;
 pub mod testing;
 mod tickets;
 
+pub use idempotency::Replay;
+
 pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};
 pub use ratings::{NewRating, Rating, RatingStats, Rectification};
-pub use tickets::{Coop, NewTicket, Notification, StepChanges, Ticket, TicketEvent, TicketState};
+pub use tickets::{Coop, HotlineCounts, NewTicket, Notification, StepChanges, Ticket, TicketEvent, TicketState};

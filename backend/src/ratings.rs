@@ -119,9 +119,7 @@ fn rectification_from_row(row: &sqlx::any::AnyRow) -> Result<Rectification> {
 }
 
 impl Store {
-    /// Rates a target. A second rating of the same target by the same citizen changes the
-    /// first while `now` is within `window_ms` of it, and is refused after. A bad rating opens
-    /// a rectification due at `rectification_due`. Returns the rating and whether it was new.
+    /// Rates a target in a transaction of its own; see [`Tx::rate`].
     pub async fn rate(
         &self,
         new: &NewRating,
@@ -129,93 +127,10 @@ impl Store {
         rectification_due: i64,
         now: i64,
     ) -> Result<(Rating, bool)> {
-        let existing = sqlx::query(&format!(
-            "SELECT {RATING_COLUMNS} FROM ratings WHERE target_kind = $1 AND target_id = $2 AND citizen_id = $3"
-        ))
-        .bind(&new.target_kind)
-        .bind(&new.target_id)
-        .bind(&new.citizen_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let mut tx = self.pool.begin().await?;
-        let (id, created) = match existing.as_ref().map(rating_from_row).transpose()? {
-            Some(old) => {
-                if now - old.created_at > window_ms {
-                    return Err(Error::InvalidTransition {
-                        from: "rated",
-                        to: "changed_after_window",
-                    });
-                }
-                sqlx::query("UPDATE ratings SET level = $1, tags = $2, comment = $3, updated_at = $4 WHERE id = $5")
-                    .bind(new.level)
-                    .bind(new.tags.join("|"))
-                    .bind(&new.comment)
-                    .bind(now)
-                    .bind(&old.id)
-                    .execute(&mut *tx)
-                    .await?;
-                (old.id, false)
-            }
-            None => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let inserted = sqlx::query(&format!(
-                    "INSERT INTO ratings ({RATING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11)"
-                ))
-                .bind(&id)
-                .bind(&new.target_kind)
-                .bind(&new.target_id)
-                .bind(&new.citizen_id)
-                .bind(new.level)
-                .bind(new.tags.join("|"))
-                .bind(&new.comment)
-                .bind(&new.channel)
-                .bind(&new.department)
-                .bind(&new.service_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
-                if let Err(sqlx::Error::Database(err)) = &inserted
-                    && err.is_unique_violation()
-                {
-                    return Err(Error::Conflict(new.target_id.clone()));
-                }
-                inserted?;
-                (id, true)
-            }
-        };
-        if new.level <= 2 {
-            let open = sqlx::query("SELECT rating_id FROM rectifications WHERE rating_id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if open.is_none() {
-                sqlx::query(
-                    "INSERT INTO rectifications (rating_id, department, state, due, verification, rectification, \
-                     return_visit, appeal, done_at, created_at, updated_at) \
-                     VALUES ($1, $2, 'open', $3, NULL, NULL, NULL, NULL, NULL, $4, $4)",
-                )
-                .bind(&id)
-                .bind(&new.department)
-                .bind(rectification_due)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                crate::tickets::notify(
-                    &mut tx,
-                    &format!("dept:{}", new.department),
-                    &new.target_id,
-                    &format!(
-                        "收到差评（{}），请在期限内核实、整改并回访。",
-                        LEVELS[(new.level.clamp(1, 5) - 1) as usize]
-                    ),
-                    now,
-                )
-                .await?;
-            }
-        }
+        let mut tx = self.begin().await?;
+        let rated = tx.rate(new, window_ms, rectification_due, now).await?;
         tx.commit().await?;
-        let rating = self.rating(&id).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
-        Ok((rating, created))
+        Ok(rated)
     }
 
     pub async fn rating(&self, id: &str) -> Result<Option<Rating>> {
@@ -273,22 +188,28 @@ impl Store {
         let done_at = if to == "rectified" { Some(now) } else { current.done_at };
         let sql = match column {
             Some(column) => format!(
-                "UPDATE rectifications SET state = $1, {column} = $2, done_at = $3, updated_at = $4 WHERE rating_id = $5"
+                "UPDATE rectifications SET state = $1, {column} = $2, done_at = $3, updated_at = $4 WHERE rating_id = $5 \
+                 AND state = $6"
             ),
             None => {
                 "UPDATE rectifications SET state = $1, appeal = COALESCE(appeal, $2), done_at = $3, updated_at = $4 \
-                     WHERE rating_id = $5"
+                     WHERE rating_id = $5 AND state = $6"
                     .to_string()
             }
         };
-        sqlx::query(&sql)
+        let updated = sqlx::query(&sql)
             .bind(to)
             .bind(text)
             .bind(done_at)
             .bind(now)
             .bind(rating_id)
+            .bind(&current.state)
             .execute(&mut *tx)
             .await?;
+        if updated.rows_affected() != 1 {
+            // Another step on the same task came first: that step stands, this one is retried by the caller.
+            return Err(Error::Conflict(rating_id.to_string()));
+        }
         if to == "appeal_upheld" {
             sqlx::query("UPDATE ratings SET excluded = 1 WHERE id = $1")
                 .bind(rating_id)
@@ -301,42 +222,164 @@ impl Store {
             .ok_or_else(|| Error::NotFound(rating_id.to_string()))
     }
 
-    /// Statistics grouped by `department`, `service`, `channel` or `month` (YYYY-MM, China time).
-    pub async fn rating_stats(&self, group_by: &str) -> Result<BTreeMap<String, RatingStats>> {
-        let rows = sqlx::query(&format!("SELECT {RATING_COLUMNS} FROM ratings WHERE excluded = 0"))
+    /// Statistics grouped by `department`, `service`, `channel` or `month` (YYYYMM, China
+    /// time), counted by the database; `target_kind` keeps only ratings of that kind of
+    /// target (the hotline's satisfaction counts ticket ratings only).
+    pub async fn rating_stats(
+        &self,
+        group_by: &str,
+        target_kind: Option<&str>,
+    ) -> Result<BTreeMap<String, RatingStats>> {
+        let key = match group_by {
+            "service" => "COALESCE(r.service_id, '(' || r.target_kind || ')')",
+            "channel" => "r.channel",
+            "month" => match self.kind() {
+                crate::DbKind::Sqlite => "strftime('%Y%m', (r.created_at + 28800000) / 1000, 'unixepoch')",
+                crate::DbKind::Postgres => {
+                    "to_char(to_timestamp((r.created_at + 28800000) / 1000) AT TIME ZONE 'UTC', 'YYYYMM')"
+                }
+            },
+            _ => "r.department",
+        };
+        let sql = format!(
+            "SELECT {key} AS k, COUNT(*) AS n, \
+             SUM(CASE WHEN r.level >= 3 THEN 1 ELSE 0 END) AS satisfied, \
+             SUM(CASE WHEN r.level <= 2 THEN 1 ELSE 0 END) AS bad, \
+             SUM(CASE WHEN r.level <= 2 AND x.done_at IS NOT NULL THEN 1 ELSE 0 END) AS rectified, \
+             SUM(CASE WHEN r.level <= 2 AND x.done_at IS NOT NULL AND x.done_at <= x.due THEN 1 ELSE 0 END) AS on_time \
+             FROM ratings r LEFT JOIN rectifications x ON x.rating_id = r.id \
+             WHERE r.excluded = 0 AND ($1 = '' OR r.target_kind = $1) GROUP BY {key}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(target_kind.unwrap_or(""))
             .fetch_all(&self.pool)
             .await?;
-        let rectifications: Vec<Rectification> = sqlx::query("SELECT * FROM rectifications")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(rectification_from_row)
-            .collect::<Result<_>>()?;
-        let mut stats: BTreeMap<String, RatingStats> = BTreeMap::new();
-        for row in &rows {
-            let rating = rating_from_row(row)?;
-            let key = match group_by {
-                "service" => rating
-                    .service_id
-                    .clone()
-                    .unwrap_or_else(|| format!("({})", rating.target_kind)),
-                "channel" => rating.channel.clone(),
-                "month" => crate::applications::day_of(rating.created_at)[..6].to_string(),
-                _ => rating.department.clone(),
-            };
-            let entry = stats.entry(key).or_default();
-            entry.n_ratings += 1;
-            entry.n_satisfied += usize::from(rating.level >= 3);
-            if rating.is_bad() {
-                entry.n_bad += 1;
-                if let Some(r) = rectifications.iter().find(|r| r.rating_id == rating.id)
-                    && let Some(done) = r.done_at
-                {
-                    entry.n_rectified += 1;
-                    entry.n_rectified_on_time += usize::from(done <= r.due);
+        let count = |row: &sqlx::any::AnyRow, column: &str| -> Result<usize> {
+            Ok(usize::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("k")?,
+                    RatingStats {
+                        n_ratings: count(row, "n")?,
+                        n_satisfied: count(row, "satisfied")?,
+                        n_bad: count(row, "bad")?,
+                        n_rectified: count(row, "rectified")?,
+                        n_rectified_on_time: count(row, "on_time")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+impl crate::Tx {
+    /// Rates a target. A second rating of the same target by the same citizen changes the
+    /// first while `now` is within `window_ms` of it, and is refused after. A bad rating opens
+    /// a rectification due at `rectification_due`. Returns the rating and whether it was new.
+    pub async fn rate(
+        &mut self,
+        new: &NewRating,
+        window_ms: i64,
+        rectification_due: i64,
+        now: i64,
+    ) -> Result<(Rating, bool)> {
+        // A write first: the citizen's earlier rating of this target is locked (PostgreSQL),
+        // and SQLite holds the write lock before this transaction reads.
+        sqlx::query("UPDATE ratings SET level = level WHERE target_kind = $1 AND target_id = $2 AND citizen_id = $3")
+            .bind(&new.target_kind)
+            .bind(&new.target_id)
+            .bind(&new.citizen_id)
+            .execute(self.conn())
+            .await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {RATING_COLUMNS} FROM ratings WHERE target_kind = $1 AND target_id = $2 AND citizen_id = $3"
+        ))
+        .bind(&new.target_kind)
+        .bind(&new.target_id)
+        .bind(&new.citizen_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let (id, created) = match existing.as_ref().map(rating_from_row).transpose()? {
+            Some(old) => {
+                if now - old.created_at > window_ms {
+                    return Err(Error::InvalidTransition {
+                        from: "rated",
+                        to: "changed_after_window",
+                    });
                 }
+                sqlx::query("UPDATE ratings SET level = $1, tags = $2, comment = $3, updated_at = $4 WHERE id = $5")
+                    .bind(new.level)
+                    .bind(new.tags.join("|"))
+                    .bind(&new.comment)
+                    .bind(now)
+                    .bind(&old.id)
+                    .execute(self.conn())
+                    .await?;
+                (old.id, false)
+            }
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let inserted = sqlx::query(&format!(
+                    "INSERT INTO ratings ({RATING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11)"
+                ))
+                .bind(&id)
+                .bind(&new.target_kind)
+                .bind(&new.target_id)
+                .bind(&new.citizen_id)
+                .bind(new.level)
+                .bind(new.tags.join("|"))
+                .bind(&new.comment)
+                .bind(&new.channel)
+                .bind(&new.department)
+                .bind(&new.service_id)
+                .bind(now)
+                .execute(self.conn())
+                .await;
+                if let Err(sqlx::Error::Database(err)) = &inserted
+                    && err.is_unique_violation()
+                {
+                    return Err(Error::Conflict(new.target_id.clone()));
+                }
+                inserted?;
+                (id, true)
+            }
+        };
+        if new.level <= 2 {
+            let open = sqlx::query("SELECT rating_id FROM rectifications WHERE rating_id = $1")
+                .bind(&id)
+                .fetch_optional(self.conn())
+                .await?;
+            if open.is_none() {
+                sqlx::query(
+                    "INSERT INTO rectifications (rating_id, department, state, due, verification, rectification, \
+                     return_visit, appeal, done_at, created_at, updated_at) \
+                     VALUES ($1, $2, 'open', $3, NULL, NULL, NULL, NULL, NULL, $4, $4)",
+                )
+                .bind(&id)
+                .bind(&new.department)
+                .bind(rectification_due)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+                crate::tickets::notify(
+                    self.conn(),
+                    &format!("dept:{}", new.department),
+                    &new.target_id,
+                    &format!(
+                        "收到差评（{}），请在期限内核实、整改并回访。",
+                        LEVELS[(new.level.clamp(1, 5) - 1) as usize]
+                    ),
+                    now,
+                )
+                .await?;
             }
         }
-        Ok(stats)
+        let row = sqlx::query(&format!("SELECT {RATING_COLUMNS} FROM ratings WHERE id = $1"))
+            .bind(&id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok((rating_from_row(&row)?, created))
     }
 }

@@ -132,6 +132,8 @@ pub struct NewTicket {
     pub urgent: bool,
     pub response_due: i64,
     pub resolve_due: i64,
+    /// The turn that filed it (`session:version`): a retried turn finds this ticket.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,67 +203,17 @@ pub struct StepChanges {
 }
 
 impl Store {
-    /// Creates a ticket, already dispatched to its lead department, with a notification
-    /// for the citizen.
+    /// Creates a ticket in a transaction of its own; see [`Tx::create_ticket`].
     pub async fn create_ticket(&self, new: &NewTicket, now: i64) -> Result<Ticket> {
-        let number = format!(
-            "RX{}{:06}",
-            crate::applications::day_of(now),
-            uuid::Uuid::new_v4().as_u128() % 1_000_000
-        );
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             NULL, 0, NULL, NULL, NULL, $15, $15)"
-        ))
-        .bind(&number)
-        .bind(&new.kind)
-        .bind(&new.category)
-        .bind(&new.department)
-        .bind(&new.district)
-        .bind(&new.citizen_id)
-        .bind(&new.contact)
-        .bind(&new.summary)
-        .bind(&new.location)
-        .bind(&new.happened)
-        .bind(i64::from(new.urgent))
-        .bind(TicketState::Dispatched.as_str())
-        .bind(new.response_due)
-        .bind(new.resolve_due)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        ticket_event(
-            &mut tx,
-            &number,
-            "system",
-            "dispatch",
-            "created",
-            "dispatched",
-            Some(&new.department),
-            now,
-        )
-        .await?;
-        if let Some(citizen) = &new.citizen_id {
-            notify(
-                &mut tx,
-                citizen,
-                &number,
-                &format!("您的诉求已登记，编号 {number}，已派往承办部门。"),
-                now,
-            )
-            .await?;
-        }
+        let mut tx = self.begin().await?;
+        let ticket = tx.create_ticket(new, now).await?;
         tx.commit().await?;
-        self.ticket(&number).await?.ok_or_else(|| Error::NotFound(number))
+        Ok(ticket)
     }
 
     pub async fn ticket(&self, number: &str) -> Result<Option<Ticket>> {
-        let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1"))
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(ticket_from_row).transpose()
+        let mut conn = self.pool.acquire().await?;
+        fetch_ticket(&mut conn, number).await
     }
 
     pub async fn tickets_of(&self, citizen_id: &str) -> Result<Vec<Ticket>> {
@@ -287,14 +239,27 @@ impl Store {
         rows.iter().map(ticket_from_row).collect()
     }
 
-    pub async fn all_tickets(&self) -> Result<Vec<Ticket>> {
-        let rows = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY created_at"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(ticket_from_row).collect()
+    /// Hotline KPIs over every ticket, counted by the database.
+    pub async fn hotline_counts(&self) -> Result<HotlineCounts> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, \
+             COALESCE(SUM(CASE WHEN accepted_at IS NOT NULL AND accepted_at <= response_due THEN 1 ELSE 0 END), 0) AS accepted_on_time, \
+             COALESCE(SUM(CASE WHEN replied_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS replied, \
+             COALESCE(SUM(CASE WHEN replied_at IS NOT NULL AND replied_at <= resolve_due THEN 1 ELSE 0 END), 0) AS replied_on_time, \
+             COALESCE(SUM(CASE WHEN supervised <> 0 THEN 1 ELSE 0 END), 0) AS supervised FROM tickets",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(HotlineCounts {
+            n_tickets: row.try_get("n")?,
+            n_accepted_on_time: row.try_get("accepted_on_time")?,
+            n_replied: row.try_get("replied")?,
+            n_replied_on_time: row.try_get("replied_on_time")?,
+            n_supervised: row.try_get("supervised")?,
+        })
     }
 
-    /// One lifecycle step, audited, with an optional message to the citizen.
+    /// One lifecycle step in a transaction of its own; see [`Tx::ticket_step`].
     #[allow(clippy::too_many_arguments)]
     pub async fn ticket_step(
         &self,
@@ -307,183 +272,12 @@ impl Store {
         citizen_message: Option<&str>,
         now: i64,
     ) -> Result<Ticket> {
-        let current = self
-            .ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))?;
-        if !current.state.can_go_to(to) {
-            return Err(Error::InvalidTransition {
-                from: current.state.as_str(),
-                to: to.as_str(),
-            });
-        }
-        let mut tx = self.pool.begin().await?;
-        // The clock stops while waiting for the citizen and the lost time is given back.
-        let mut resolve_due = changes.resolve_due.unwrap_or(current.resolve_due);
-        let paused_since = match (current.state, to) {
-            (_, TicketState::WaitingCitizen) => Some(now),
-            (TicketState::WaitingCitizen, _) => {
-                resolve_due += now - current.paused_since.unwrap_or(now);
-                None
-            }
-            _ => current.paused_since,
-        };
-        let accepted_at = if to == TicketState::Accepted {
-            Some(now)
-        } else {
-            current.accepted_at
-        };
-        let replied_at = if to == TicketState::Replied {
-            Some(now)
-        } else {
-            current.replied_at
-        };
-        let updated = sqlx::query(
-            "UPDATE tickets SET state = $1, department = $2, reply = $3, resolve_due = $4, response_due = $5, \
-             paused_since = $6, accepted_at = $7, replied_at = $8, updated_at = $9 WHERE number = $10 AND state = $11",
-        )
-        .bind(to.as_str())
-        .bind(changes.department.as_ref().unwrap_or(&current.department))
-        .bind(changes.reply.as_ref().or(current.reply.as_ref()))
-        .bind(resolve_due)
-        .bind(changes.response_due.unwrap_or(current.response_due))
-        .bind(paused_since)
-        .bind(accepted_at)
-        .bind(replied_at)
-        .bind(now)
-        .bind(number)
-        .bind(current.state.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(Error::Conflict(number.to_string()));
-        }
-        ticket_event(
-            &mut tx,
-            number,
-            actor,
-            action,
-            current.state.as_str(),
-            to.as_str(),
-            note,
-            now,
-        )
-        .await?;
-        if let (Some(citizen), Some(message)) = (&current.citizen_id, citizen_message) {
-            notify(&mut tx, citizen, number, message, now).await?;
-        }
-        tx.commit().await?;
-        self.ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))
-    }
-
-    /// An extension of the resolution deadline, only before it passes.
-    pub async fn extend_ticket(
-        &self,
-        number: &str,
-        actor: &str,
-        new_due: i64,
-        reason: &str,
-        now: i64,
-    ) -> Result<Ticket> {
-        let current = self
-            .ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))?;
-        if now > current.resolve_due || !current.state.is_open() {
-            return Err(Error::InvalidTransition {
-                from: "overdue",
-                to: "extended",
-            });
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE tickets SET resolve_due = $1, updated_at = $2 WHERE number = $3")
-            .bind(new_due)
-            .bind(now)
-            .bind(number)
-            .execute(&mut *tx)
+        let mut tx = self.begin().await?;
+        let ticket = tx
+            .ticket_step(number, actor, action, to, note, changes, citizen_message, now)
             .await?;
-        let state = current.state.as_str();
-        ticket_event(&mut tx, number, actor, "extend", state, state, Some(reason), now).await?;
         tx.commit().await?;
-        self.ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))
-    }
-
-    /// 吹哨报到: the lead department summons a co-handling department with its own deadline.
-    pub async fn summon(&self, number: &str, actor: &str, department: &str, due: i64, now: i64) -> Result<()> {
-        let current = self
-            .ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))?;
-        if !current.state.is_open() {
-            return Err(Error::InvalidTransition {
-                from: current.state.as_str(),
-                to: "summoned",
-            });
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM ticket_coops WHERE number = $1 AND department = $2")
-            .bind(number)
-            .bind(department)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO ticket_coops (number, department, state, due, note) VALUES ($1, $2, 'summoned', $3, NULL)",
-        )
-        .bind(number)
-        .bind(department)
-        .bind(due)
-        .execute(&mut *tx)
-        .await?;
-        let state = current.state.as_str();
-        ticket_event(&mut tx, number, actor, "summon", state, state, Some(department), now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A co-handling department accepts (`accepted`) or reports back (`replied`).
-    pub async fn coop_step(
-        &self,
-        number: &str,
-        department: &str,
-        to: &str,
-        note: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
-        let current = self
-            .ticket(number)
-            .await?
-            .ok_or_else(|| Error::NotFound(number.to_string()))?;
-        let updated = sqlx::query(
-            "UPDATE ticket_coops SET state = $1, note = COALESCE($2, note) WHERE number = $3 AND department = $4",
-        )
-        .bind(to)
-        .bind(note)
-        .bind(number)
-        .bind(department)
-        .execute(&self.pool)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(Error::NotFound(format!("{number}/{department}")));
-        }
-        let mut tx = self.pool.begin().await?;
-        let state = current.state.as_str();
-        ticket_event(
-            &mut tx,
-            number,
-            department,
-            &format!("coop_{to}"),
-            state,
-            state,
-            note,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(ticket)
     }
 
     pub async fn coops(&self, number: &str) -> Result<Vec<Coop>> {
@@ -553,7 +347,7 @@ impl Store {
                 };
                 let state = ticket.state.as_str();
                 ticket_event(
-                    &mut tx,
+                    &mut *tx,
                     &ticket.number,
                     "sla-sweeper",
                     "supervise",
@@ -564,7 +358,7 @@ impl Store {
                 )
                 .await?;
                 notify(
-                    &mut tx,
+                    &mut *tx,
                     &format!("dept:{}", ticket.department),
                     &ticket.number,
                     &format!("工单 {} {which}，已列入督办。", ticket.number),
@@ -573,7 +367,7 @@ impl Store {
                 .await?;
                 if let Some(citizen) = &ticket.citizen_id {
                     notify(
-                        &mut tx,
+                        &mut *tx,
                         citizen,
                         &ticket.number,
                         &format!(
@@ -611,9 +405,283 @@ impl Store {
     }
 }
 
+impl crate::Tx {
+    /// Creates a ticket, already dispatched to its lead department, with a notification for
+    /// the citizen. Its number comes from the day's sequence. A ticket with the same
+    /// idempotency key (the turn that filed it) is returned instead of a second one.
+    pub async fn create_ticket(&mut self, new: &NewTicket, now: i64) -> Result<Ticket> {
+        if let Some(key) = &new.idempotency_key {
+            let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE idempotency_key = $1"))
+                .bind(key)
+                .fetch_optional(self.conn())
+                .await?;
+            if let Some(row) = row {
+                return ticket_from_row(&row);
+            }
+        }
+        let number = self.next_number("RX", now).await?;
+        sqlx::query(&format!(
+            "INSERT INTO tickets ({TICKET_COLUMNS}, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, NULL, 0, NULL, NULL, NULL, $15, $15, $16)"
+        ))
+        .bind(&number)
+        .bind(&new.kind)
+        .bind(&new.category)
+        .bind(&new.department)
+        .bind(&new.district)
+        .bind(&new.citizen_id)
+        .bind(&new.contact)
+        .bind(&new.summary)
+        .bind(&new.location)
+        .bind(&new.happened)
+        .bind(i64::from(new.urgent))
+        .bind(TicketState::Dispatched.as_str())
+        .bind(new.response_due)
+        .bind(new.resolve_due)
+        .bind(now)
+        .bind(&new.idempotency_key)
+        .execute(self.conn())
+        .await?;
+        ticket_event(
+            self.conn(),
+            &number,
+            "system",
+            "dispatch",
+            "created",
+            "dispatched",
+            Some(&new.department),
+            now,
+        )
+        .await?;
+        if let Some(citizen) = &new.citizen_id {
+            notify(
+                self.conn(),
+                citizen,
+                &number,
+                &format!("您的诉求已登记，编号 {number}，已派往承办部门。"),
+                now,
+            )
+            .await?;
+        }
+        fetch_ticket(self.conn(), &number).await?.ok_or(Error::NotFound(number))
+    }
+
+    /// Locks the ticket for the rest of the transaction and reads it: concurrent actions on
+    /// one ticket run one after the other, each on what the previous one left.
+    pub async fn lock_ticket(&mut self, number: &str) -> Result<Ticket> {
+        let locked = sqlx::query("UPDATE tickets SET updated_at = updated_at WHERE number = $1")
+            .bind(number)
+            .execute(self.conn())
+            .await?;
+        if locked.rows_affected() != 1 {
+            return Err(Error::NotFound(number.to_string()));
+        }
+        fetch_ticket(self.conn(), number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    /// One lifecycle step, audited, with an optional message to the citizen.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn ticket_step(
+        &mut self,
+        number: &str,
+        actor: &str,
+        action: &str,
+        to: TicketState,
+        note: Option<&str>,
+        changes: StepChanges,
+        citizen_message: Option<&str>,
+        now: i64,
+    ) -> Result<Ticket> {
+        let current = self.lock_ticket(number).await?;
+        if !current.state.can_go_to(to) {
+            return Err(Error::InvalidTransition {
+                from: current.state.as_str(),
+                to: to.as_str(),
+            });
+        }
+        // The clock stops while waiting for the citizen and the lost time is given back.
+        let mut resolve_due = changes.resolve_due.unwrap_or(current.resolve_due);
+        let paused_since = match (current.state, to) {
+            (_, TicketState::WaitingCitizen) => Some(now),
+            (TicketState::WaitingCitizen, _) => {
+                resolve_due += now - current.paused_since.unwrap_or(now);
+                None
+            }
+            _ => current.paused_since,
+        };
+        let accepted_at = if to == TicketState::Accepted {
+            Some(now)
+        } else {
+            current.accepted_at
+        };
+        let replied_at = if to == TicketState::Replied {
+            Some(now)
+        } else {
+            current.replied_at
+        };
+        sqlx::query(
+            "UPDATE tickets SET state = $1, department = $2, reply = $3, resolve_due = $4, response_due = $5, \
+             paused_since = $6, accepted_at = $7, replied_at = $8, updated_at = $9 WHERE number = $10",
+        )
+        .bind(to.as_str())
+        .bind(changes.department.as_ref().unwrap_or(&current.department))
+        .bind(changes.reply.as_ref().or(current.reply.as_ref()))
+        .bind(resolve_due)
+        .bind(changes.response_due.unwrap_or(current.response_due))
+        .bind(paused_since)
+        .bind(accepted_at)
+        .bind(replied_at)
+        .bind(now)
+        .bind(number)
+        .execute(self.conn())
+        .await?;
+        ticket_event(
+            self.conn(),
+            number,
+            actor,
+            action,
+            current.state.as_str(),
+            to.as_str(),
+            note,
+            now,
+        )
+        .await?;
+        if let (Some(citizen), Some(message)) = (&current.citizen_id, citizen_message) {
+            notify(self.conn(), citizen, number, message, now).await?;
+        }
+        fetch_ticket(self.conn(), number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    /// An extension of the resolution deadline, only while it has not passed. `new_due` was
+    /// computed from `expected_due`; if another extension moved the deadline meanwhile this
+    /// is a `Conflict` and the caller computes again from the new one.
+    pub async fn extend_ticket(
+        &mut self,
+        number: &str,
+        actor: &str,
+        expected_due: i64,
+        new_due: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<Ticket> {
+        let current = self.lock_ticket(number).await?;
+        if current.resolve_due != expected_due {
+            return Err(Error::Conflict(number.to_string()));
+        }
+        if now > current.resolve_due || !current.state.is_open() {
+            return Err(Error::InvalidTransition {
+                from: "overdue",
+                to: "extended",
+            });
+        }
+        sqlx::query("UPDATE tickets SET resolve_due = $1, updated_at = $2 WHERE number = $3")
+            .bind(new_due)
+            .bind(now)
+            .bind(number)
+            .execute(self.conn())
+            .await?;
+        let state = current.state.as_str();
+        ticket_event(self.conn(), number, actor, "extend", state, state, Some(reason), now).await?;
+        fetch_ticket(self.conn(), number)
+            .await?
+            .ok_or_else(|| Error::NotFound(number.to_string()))
+    }
+
+    /// 吹哨报到: the lead department summons a co-handling department with its own deadline.
+    /// Summoning a department already summoned changes nothing and returns `false`.
+    pub async fn summon(&mut self, number: &str, actor: &str, department: &str, due: i64, now: i64) -> Result<bool> {
+        let current = self.lock_ticket(number).await?;
+        if !current.state.is_open() {
+            return Err(Error::InvalidTransition {
+                from: current.state.as_str(),
+                to: "summoned",
+            });
+        }
+        let existing = sqlx::query("SELECT state FROM ticket_coops WHERE number = $1 AND department = $2")
+            .bind(number)
+            .bind(department)
+            .fetch_optional(self.conn())
+            .await?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO ticket_coops (number, department, state, due, note) VALUES ($1, $2, 'summoned', $3, NULL)",
+        )
+        .bind(number)
+        .bind(department)
+        .bind(due)
+        .execute(self.conn())
+        .await?;
+        let state = current.state.as_str();
+        ticket_event(self.conn(), number, actor, "summon", state, state, Some(department), now).await?;
+        notify(
+            self.conn(),
+            &format!("dept:{department}"),
+            number,
+            &format!("工单 {number} 召集贵部门协办（吹哨报到），请按时限签收办理。"),
+            now,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// A co-handling department accepts (`accepted`) or reports back (`replied`).
+    pub async fn coop_step(&mut self, number: &str, department: &str, to: &str, note: Option<&str>, now: i64) -> Result<()> {
+        let current = self.lock_ticket(number).await?;
+        let updated = sqlx::query(
+            "UPDATE ticket_coops SET state = $1, note = COALESCE($2, note) WHERE number = $3 AND department = $4",
+        )
+        .bind(to)
+        .bind(note)
+        .bind(number)
+        .bind(department)
+        .execute(self.conn())
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(Error::NotFound(format!("{number}/{department}")));
+        }
+        let state = current.state.as_str();
+        ticket_event(
+            self.conn(),
+            number,
+            department,
+            &format!("coop_{to}"),
+            state,
+            state,
+            note,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Hotline counts for the KPIs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HotlineCounts {
+    pub n_tickets: i64,
+    pub n_accepted_on_time: i64,
+    pub n_replied: i64,
+    pub n_replied_on_time: i64,
+    pub n_supervised: i64,
+}
+
+async fn fetch_ticket(conn: &mut sqlx::AnyConnection, number: &str) -> Result<Option<Ticket>> {
+    let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1"))
+        .bind(number)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn ticket_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     number: &str,
     actor: &str,
     action: &str,
@@ -624,7 +692,7 @@ async fn ticket_event(
 ) -> Result<()> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM ticket_events WHERE number = $1")
         .bind(number)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await?;
     let seq: i64 = row.try_get("n")?;
     sqlx::query(
@@ -639,13 +707,13 @@ async fn ticket_event(
     .bind(to)
     .bind(note)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 pub(crate) async fn notify(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sqlx::AnyConnection,
     recipient: &str,
     ticket: &str,
     text: &str,
@@ -658,7 +726,7 @@ pub(crate) async fn notify(
     .bind(ticket)
     .bind(text)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

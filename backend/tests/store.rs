@@ -13,6 +13,7 @@ fn turn<'a>(session_id: &'a str, expected_version: Option<i64>, state: &'a str, 
         bot_text: "回复",
         intent: "service",
         payload: "{}",
+        now: backend::now_millis(),
     }
 }
 

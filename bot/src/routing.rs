@@ -105,6 +105,14 @@ impl Engine {
         Ok(combine(classifier, head.as_ref(), bayes))
     }
 
+    /// Every category, most likely first (a returned ticket goes to the next one whose
+    /// department differs); empty when the classifier fails.
+    pub fn route_ranked(&self, text: &str) -> Vec<String> {
+        self.route_distribution(text, self.route_classifier())
+            .map(|dist| dist.into_iter().map(|(category, _)| category).collect())
+            .unwrap_or_default()
+    }
+
     /// A ticket's category, its lead department (the district's own bureau when the text
     /// names a district that has one) and the classifier's confidence.
     pub fn route(&self, text: &str) -> Option<(String, String, f32)> {

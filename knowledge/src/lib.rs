@@ -13,6 +13,7 @@ pub mod forms;
 mod guide;
 mod lexicon;
 pub mod tickets;
+pub mod time;
 pub mod validators;
 
 pub use calendar::Calendar;

@@ -213,7 +213,7 @@ pub async fn transition(
     let deadline = if to == backend::AppState::Accepted {
         let engine = state.engine.load();
         engine.corpus.guide(&application.service_id).map(|g| {
-            let today = chrono::Local::now().date_naive();
+            let today = knowledge::time::today(state.clock.now());
             engine
                 .corpus
                 .calendar
@@ -225,7 +225,7 @@ pub async fn transition(
     };
     let updated = state
         .store
-        .transition(&number, &user.id, to, reason, deadline.as_deref())
+        .transition(&number, &user.id, to, reason, deadline.as_deref(), state.clock.now())
         .await
         .map_err(|err| match err {
             backend::Error::InvalidTransition { from, to } => ApiError::new(
@@ -260,7 +260,7 @@ async fn issue_combined_license(state: &AppState, application: &backend::Applica
         holder_id: application.applicant_id.clone(),
         kind: "industry_comprehensive_license".into(),
         number: application.number.clone(),
-        issued_on: chrono::Local::now().date_naive().to_string(),
+        issued_on: knowledge::time::today(state.clock.now()).to_string(),
         expires_on: None,
         fields: fields.to_string(),
     };

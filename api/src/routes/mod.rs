@@ -5,6 +5,7 @@ mod applications;
 mod chat;
 mod guides;
 mod health;
+pub mod idempotency;
 mod openapi;
 pub mod tickets;
 
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(guides::router())
         .merge(openapi::router())
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
         .merge(health::router())

@@ -400,6 +400,7 @@ async fn double_submit_makes_one_application_and_others_cannot_see_it() {
             bot_text: "",
             intent: "service",
             payload: "{}",
+            now: backend::now_millis(),
         };
         store.save_turn(&replayed).await.unwrap();
         chat.say("确认提交").await;

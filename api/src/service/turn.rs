@@ -1,0 +1,272 @@
+//! One turn of a conversation: load the session, answer with `bot::respond` (off the async
+//! executor), then in one transaction claim the session's next version, carry out the turn's
+//! effect (a ticket, an application, a rating), keep or drop the citizen's draft, and save
+//! the new state with both transcript lines. A concurrent turn on the same session that saved
+//! first makes this attempt roll back whole and answer again on the new state, so an effect
+//! happens once or not at all.
+
+use std::collections::BTreeMap;
+
+use super::{Error, MAX_ATTEMPTS, Result};
+use crate::auth::User;
+use crate::state::AppState;
+use crate::wire::{ApplicationRef, ChatResponse, CitationBody, FormBody, GuideRef, ReplyBody, TicketRef};
+
+/// Longest message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+fn valid_session_id(id: &str) -> bool {
+    (8..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The logged-in user's identity and e-licences, as the dialogue needs them.
+async fn user_context(state: &AppState, user: &User) -> Result<bot::UserContext> {
+    let licenses = state.store.e_licenses(&user.id).await?;
+    let e_licenses = licenses
+        .into_iter()
+        .map(|license| bot::HeldLicense {
+            kind: license.kind,
+            number: license.number,
+            fields: serde_json::from_str::<BTreeMap<String, String>>(&license.fields).unwrap_or_default(),
+        })
+        .collect();
+    Ok(bot::UserContext {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        e_licenses,
+    })
+}
+
+/// What an effect needs prepared before the transaction opens (CPU work, reads).
+enum Prepared {
+    None,
+    Ticket(backend::NewTicket),
+    Application(backend::NewApplication),
+    Rating(super::ratings::Checked),
+}
+
+/// Answers `message` in the conversation `session_id` (a new one when `None`).
+pub async fn chat(state: &AppState, user: Option<&User>, session_id: Option<String>, message: &str) -> Result<ChatResponse> {
+    let message = message.trim().to_string();
+    if message.is_empty() {
+        return Err(Error::Missing("消息不能为空，请输入您想咨询的问题。".into()));
+    }
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::TooLong(format!(
+            "消息太长了，请控制在 {MAX_MESSAGE_CHARS} 字以内，说清要办的事即可。"
+        )));
+    }
+    let session_id = match session_id {
+        Some(id) if valid_session_id(&id) => id,
+        Some(_) => {
+            return Err(Error::BadSession(
+                "会话编号 session_id 格式不正确（应为 8–64 位字母、数字、连字符），请去掉 session_id 重新开始对话。"
+                    .into(),
+            ));
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let context_user = match user {
+        Some(user) => Some(user_context(state, user).await?),
+        None => None,
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        match attempt(state, user, context_user.as_ref(), &session_id, &message).await? {
+            Some(response) => return Ok(response),
+            None => continue,
+        }
+    }
+    Err(Error::Busy("该会话正在另一处同时使用，请稍后重试。".into()))
+}
+
+/// One try at the turn; `None` when another turn of the session saved first.
+async fn attempt(
+    state: &AppState,
+    user: Option<&User>,
+    context_user: Option<&bot::UserContext>,
+    session_id: &str,
+    message: &str,
+) -> Result<Option<ChatResponse>> {
+    let stored = state.store.session(session_id).await?;
+    if let (Some(session), Some(user)) = (&stored, user)
+        && session.user_id.as_deref().is_some_and(|owner| owner != user.id)
+    {
+        return Err(Error::BadSession("该会话属于其他用户，请重新开始对话。".into()));
+    }
+    if let (Some(session), None) = (&stored, user)
+        && session.user_id.is_some()
+    {
+        return Err(Error::Unauthorized("该会话需要登录后继续，请先登录。".into()));
+    }
+    let (version, mut dialogue) = match &stored {
+        Some(session) => (
+            Some(session.version),
+            serde_json::from_str::<bot::DialogueState>(&session.state).unwrap_or_default(),
+        ),
+        None => (None, bot::DialogueState::default()),
+    };
+    // A new conversation of a logged-in user offers to resume an unfinished form.
+    if stored.is_none()
+        && let Some(user) = user
+        && let Some((_, draft)) = state.store.latest_draft(&user.id).await?
+    {
+        dialogue.paused_form = serde_json::from_str(&draft).ok();
+    }
+    let engine = state.engine.load_full();
+    let (mut next, mut reply) = {
+        let engine = engine.clone();
+        let text = message.to_string();
+        let context_user = context_user.cloned();
+        tokio::task::spawn_blocking(move || {
+            let context = bot::Context {
+                user: context_user.as_ref(),
+            };
+            bot::respond(&engine, &context, &dialogue, &text)
+        })
+        .await?
+        .map_err(Error::internal)?
+    };
+    let now = state.clock.now();
+    let next_version = version.map_or(1, |v| v + 1);
+    // The turn that files something is this session at this version: a retried attempt of
+    // the same turn finds what it filed instead of filing again.
+    let turn_key = format!("{session_id}:{next_version}");
+
+    let effect = reply.effect.take();
+    let prepared = match (&effect, user) {
+        (Some(bot::Effect::Submit(submission)), Some(user)) => {
+            Prepared::Application(super::tickets::new_application(state, &engine, user, submission, session_id, now)?)
+        }
+        (Some(bot::Effect::CreateTicket(request)), _) => {
+            Prepared::Ticket(super::tickets::new_ticket(state, &engine, user, request, Some(turn_key.clone()), now).await?)
+        }
+        (Some(bot::Effect::Rate { target, rating }), Some(user)) => {
+            let target_id = if target.0 == "conversation" {
+                session_id.to_string()
+            } else {
+                target.1.clone()
+            };
+            match super::ratings::check(state, &engine, user, (&target.0, &target_id), rating, "chat", Some(session_id))
+                .await
+            {
+                Ok(checked) => Prepared::Rating(checked),
+                Err(Error::Internal(cause)) => return Err(Error::Internal(cause)),
+                Err(refused) => {
+                    reply.text = refused.to_string();
+                    Prepared::None
+                }
+            }
+        }
+        (Some(bot::Effect::ListStatus), Some(user)) => {
+            reply.text = super::tickets::status_text(state, &engine, user).await?;
+            reply.quick_replies = vec!["转人工客服".into()];
+            Prepared::None
+        }
+        _ => Prepared::None,
+    };
+
+    let mut tx = state.store.begin().await?;
+    match tx
+        .claim_session(session_id, user.map(|u| u.id.as_str()), version, now)
+        .await
+    {
+        Ok(_) => {}
+        Err(backend::Error::Conflict(_)) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    }
+    let mut application = None;
+    let mut ticket = None;
+    match prepared {
+        Prepared::None => {}
+        Prepared::Application(new) => {
+            let (submitted, created) = tx.submit_application(&new, now).await?;
+            tx.delete_draft(&new.applicant_id, &new.service_id).await?;
+            tracing::info!(number = %submitted.number, service = %submitted.service_id, created, "application submitted");
+            let n_parts = new.parts.len();
+            reply.text = super::tickets::submitted_text(&engine, &submitted, n_parts);
+            reply.quick_replies = vec!["我的申请到哪一步了".into(), "评价本次服务".into()];
+            next.rateable = Some(("application".into(), submitted.number.clone()));
+            application = Some(ApplicationRef {
+                number: submitted.number,
+                service_id: submitted.service_id,
+                state: submitted.state.as_str().into(),
+            });
+        }
+        Prepared::Ticket(new) => {
+            let created = tx.create_ticket(&new, now).await?;
+            tracing::info!(number = %created.number, category = %created.category, department = %created.department, "ticket created");
+            reply.text = super::tickets::filed_text(&engine, &created);
+            reply.quick_replies = vec!["我的投诉处理得怎么样了".into()];
+            if created.citizen_id.is_some() {
+                next.rateable = Some(("ticket".into(), created.number.clone()));
+            }
+            ticket = Some(TicketRef {
+                number: created.number.clone(),
+                kind: created.kind.clone(),
+                category: created.category.clone(),
+                department: created.department.clone(),
+                state: created.state.as_str().into(),
+                deadline: knowledge::time::show(created.resolve_due),
+            });
+        }
+        Prepared::Rating(checked) => match super::ratings::record_in(&mut tx, state, &checked, now).await {
+            Ok(saved) => reply.text = super::ratings::recorded_text(&saved),
+            Err(Error::Internal(cause)) => return Err(Error::Internal(cause)),
+            Err(refused) => reply.text = refused.to_string(),
+        },
+    }
+    if let Some(user) = user {
+        keep_draft(&mut tx, user, &next, &reply, now).await?;
+    }
+    let response = ChatResponse {
+        session_id: session_id.to_string(),
+        intent: reply.intent.as_str().to_string(),
+        reply: ReplyBody {
+            text: reply.text.clone(),
+            citations: reply.citations.iter().map(CitationBody::from).collect(),
+            quick_replies: reply.quick_replies.clone(),
+        },
+        guides: reply.guides.iter().map(GuideRef::from).collect(),
+        form: reply.form.as_ref().map(FormBody::from),
+        application,
+        ticket,
+    };
+    let state_json = serde_json::to_string(&next).map_err(Error::internal)?;
+    let payload = serde_json::to_string(&response.reply).map_err(Error::internal)?;
+    tx.finish_turn(&backend::Turn {
+        session_id,
+        user_id: user.map(|u| u.id.as_str()),
+        expected_version: version,
+        state: &state_json,
+        user_text: message,
+        bot_text: &reply.text,
+        intent: reply.intent.as_str(),
+        payload: &payload,
+        now,
+    })
+    .await?;
+    tx.commit().await?;
+    tracing::info!(session = %session_id, intent = reply.intent.as_str(), n_guides = reply.guides.len(), "chat turn");
+    Ok(Some(response))
+}
+
+/// Keeps a logged-in user's unfinished form as a draft (and forgets it once it ends).
+async fn keep_draft(
+    tx: &mut backend::Tx,
+    user: &User,
+    next: &bot::DialogueState,
+    reply: &bot::Reply,
+    now: i64,
+) -> Result<()> {
+    match (&next.form, &reply.form) {
+        (Some(form), _) => {
+            let json = serde_json::to_string(form).map_err(Error::internal)?;
+            tx.save_draft(&user.id, &form.service_id, &json, now).await?;
+        }
+        (None, Some(view)) if view.state == "cancelled" || view.state == "submitted" => {
+            tx.delete_draft(&user.id, &view.service_id).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
