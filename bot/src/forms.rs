@@ -522,9 +522,15 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     {
         if locked(field).is_some() {
             refused.push(field);
-        } else if is_one_of(&text, SKIP) && field.required {
-            errors.push(format!("{}是必填项，不能跳过。", field.label));
-        } else if !is_one_of(&text, SKIP) && !field.options.is_empty() {
+        } else if is_one_of(&text, SKIP) {
+            if field.required {
+                errors.push(format!("{}是必填项，不能跳过。", field.label));
+            } else {
+                state.skipped.push(field.name.clone());
+                state.awaiting = None;
+                changed = true;
+            }
+        } else if !field.options.is_empty() {
             match match_option(phrases, field, &text) {
                 Some(option) => {
                     state.values.insert(
@@ -544,14 +550,6 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             }
         } else if field.kind == knowledge::validators::ValidatorKind::PersonName && is_command(&text) {
             errors.push(format!("{}不正确：这看起来不是姓名，请输入证件上的姓名", field.label));
-        } else if is_one_of(&text, SKIP) {
-            if field.required {
-                errors.push(format!("{}是必填项，不能跳过。", field.label));
-            } else {
-                state.skipped.push(field.name.clone());
-                state.awaiting = None;
-                changed = true;
-            }
         } else {
             // “我的手机是139…”: try the text after a “是”/“：”, then the whole message.
             let candidates = answer_candidates(&text);

@@ -372,6 +372,7 @@ fn gives_rating(text: &str) -> bool {
     };
     let before = &text[..span.start];
     let rest = format!("{before}{}", &text[span.end..]);
+    // The rules read text alone (evals call them without a corpus): the built-in frame words.
     let rest = knowledge::Phrases::builtin()
         .rating
         .frame

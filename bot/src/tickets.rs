@@ -1,6 +1,8 @@
 //! 12345 intake in conversation: what happened, where, when, how to reach the citizen (or
 //! anonymously), how urgent; a confirmation; then the caller creates the ticket. Also the
 //! router that picks a ticket's category from its text, and rating in conversation (好差评).
+//! Levels, urgency and "resolved" are read with negation and degree (`reading`), from the
+//! word lists of `phrases.toml`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -750,6 +752,19 @@ mod tests {
         assert!(table.len() >= 40);
         for (text, expected) in table {
             check(text, *expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, in any script, reads as a level from 1 to 5 or as none, never a panic
+        /// (the reader slices by byte offsets).
+        #[test]
+        fn any_text_reads_as_a_level_or_none(text in "[不很非常满意差评好一二三四五星分★ ,，a-z0-9/é中文🙂]{0,24}") {
+            if let Some(level) = level_of(&text) {
+                proptest::prop_assert!((1..=5).contains(&level));
+            }
+            let _ = read_urgency(Phrases::builtin(), &text, true);
+            let _ = confirms_resolution(Phrases::builtin(), &text, true);
         }
     }
 
