@@ -125,11 +125,22 @@ pub fn respond(
         });
     }
     if let Some(draft) = state.ticket.clone() {
-        let outcome = crate::tickets::turn(draft, message, context.user.is_some());
+        let outcome = crate::tickets::turn(&engine.corpus.phrases, draft, message, context.user.is_some());
         return Ok(intake_reply(next, outcome));
     }
     if let Some(draft) = state.rating.clone() {
-        return Ok(rating_turn(next, draft, context, message));
+        let phrases = &engine.corpus.phrases;
+        if !(draft.offered && crate::tickets::read_rating(phrases, message).is_none()) {
+            return Ok(rating_turn(phrases, next, draft, context, message));
+        }
+        next.rating = None;
+    }
+    // “投诉已经解决了，谢谢”: the citizen's own request is done; no new complaint, no status list.
+    let has_ticket = state.rateable.as_ref().is_some_and(|(kind, _)| kind == "ticket");
+    if signals.decided != Some(Intent::Rating)
+        && crate::tickets::confirms_resolution(&engine.corpus.phrases, message, has_ticket)
+    {
+        return Ok(confirm_resolved(next, context));
     }
     if signals.decided == Some(Intent::Status) && context.user.is_some() {
         let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
@@ -481,10 +492,33 @@ fn level_quick_replies() -> Vec<String> {
     crate::tickets::LEVELS.iter().rev().map(|l| l.to_string()).collect()
 }
 
-/// “我要差评”: rates the last application or ticket, or else this conversation.
+/// The citizen confirms their request is resolved: the caller records it; the reply thanks
+/// them and offers a rating of it. Intent `status`: it is about a request they already have.
+fn confirm_resolved(mut next: DialogueState, context: &crate::Context<'_>) -> (DialogueState, Reply) {
+    if context.user.is_none() {
+        let text = "确认诉求已解决需要先登录（统一身份认证），这样才能找到您的工单并记录您的确认；匿名诉求可拨打 12345 反馈办理结果。".to_string();
+        return (next, Reply::new(Intent::Status, text, vec!["登录".into()]));
+    }
+    let number = next
+        .rateable
+        .as_ref()
+        .filter(|(kind, _)| kind == "ticket")
+        .map(|(_, id)| id.clone());
+    next.rating = Some(crate::tickets::RatingDraft {
+        level: None,
+        offered: true,
+    });
+    let text = "很高兴您的问题已经解决，感谢您告诉我们！我们会记录您的确认，并告知承办部门。方便的话，请为这次办理评价：非常满意、满意、基本满意、不满意、非常不满意。".to_string();
+    let mut reply = Reply::new(Intent::Status, text, level_quick_replies());
+    reply.effect = Some(crate::Effect::ConfirmTicket { number });
+    (next, reply)
+}
+
+/// “我要差评”, “差评，窗口态度很差”: rates the last application or ticket, or else this
+/// conversation; what the message says besides the verdict is the reason.
 fn start_rating(
     engine: &Engine,
-    mut next: DialogueState,
+    next: DialogueState,
     context: &crate::Context<'_>,
     message: &str,
 ) -> (DialogueState, Reply) {
@@ -492,16 +526,17 @@ fn start_rating(
         let text = "评价需要先登录（统一身份认证），这样每项服务每人只评一次，差评也能转给部门整改并回访。".to_string();
         return (next, Reply::new(Intent::Rating, text, vec!["登录".into()]));
     }
-    let _ = engine;
     let draft = crate::tickets::RatingDraft {
-        level: crate::tickets::level_of(message),
+        level: None,
+        offered: false,
     };
-    rating_turn_with(&mut next, draft, message, true)
+    rating_turn(&engine.corpus.phrases, next, draft, context, message)
 }
 
 fn rating_turn(
+    phrases: &knowledge::Phrases,
     mut next: DialogueState,
-    draft: crate::tickets::RatingDraft,
+    mut draft: crate::tickets::RatingDraft,
     context: &crate::Context<'_>,
     message: &str,
 ) -> (DialogueState, Reply) {
@@ -509,48 +544,41 @@ fn rating_turn(
         next.rating = None;
         return (next, Reply::new(Intent::Rating, "好的，本次不评价。".into(), vec![]));
     }
-    rating_turn_with(&mut next, draft, message, false)
-}
-
-fn rating_turn_with(
-    next: &mut DialogueState,
-    mut draft: crate::tickets::RatingDraft,
-    message: &str,
-    first: bool,
-) -> (DialogueState, Reply) {
     let target_label = match next.rateable.as_ref().map(|(kind, _)| kind.as_str()) {
         Some("application") => "您刚办理的申请",
         Some("ticket") => "您的诉求办理情况",
         _ => "本次对话服务",
     };
-    if draft.level.is_none() {
-        draft.level = crate::tickets::level_of(message);
-    }
+    // The message that gives the level gives its reason alongside; once the level is
+    // known, the whole answer is the reason.
+    let reason = match draft.level {
+        Some(_) => message.trim().to_string(),
+        None => match crate::tickets::read_rating(phrases, message) {
+            Some(reading) => {
+                draft.level = Some(reading.level);
+                reading.reason
+            }
+            None => String::new(),
+        },
+    };
     let Some(level) = draft.level else {
+        draft.offered = false;
         next.rating = Some(draft);
         let text = format!("请为{target_label}评价：非常满意、满意、基本满意、不满意、非常不满意。");
-        return (next.clone(), Reply::new(Intent::Rating, text, level_quick_replies()));
-    };
-    let reason: String = if first {
-        String::new()
-    } else {
-        message.trim().to_string()
+        return (next, Reply::new(Intent::Rating, text, level_quick_replies()));
     };
     if level <= 2 && reason.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+        draft.offered = false;
         next.rating = Some(draft);
         let text = format!(
             "很抱歉让您不满意。请说明原因（例如：{}），我们会转交责任部门核实整改，并在整改后回访您。",
             crate::tickets::TAGS.join("、")
         );
         let quick = crate::tickets::TAGS.iter().map(|t| t.to_string()).collect();
-        return (next.clone(), Reply::new(Intent::Rating, text, quick));
+        return (next, Reply::new(Intent::Rating, text, quick));
     }
     next.rating = None;
-    let tags: Vec<String> = crate::tickets::TAGS
-        .iter()
-        .filter(|t| reason.contains(*t))
-        .map(|t| t.to_string())
-        .collect();
+    let tags = crate::tickets::tags_of(phrases, level, &reason);
     let target = next
         .rateable
         .clone()
@@ -564,7 +592,7 @@ fn rating_turn_with(
             tags,
         },
     });
-    (next.clone(), reply)
+    (next, reply)
 }
 
 /// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”; not “办什么
@@ -814,5 +842,125 @@ mod bundle_tests {
         // The bundle must be among the top three.
         let mut list = ranked(&[order[0], order[2], "passport", order[1]]);
         assert!(!promote_bundle(&engine, "那些证能不能一起办", &mut list));
+    }
+}
+
+#[cfg(test)]
+mod phrase_tests {
+    use std::sync::LazyLock;
+
+    use super::*;
+    use crate::{Context, Effect, UserContext};
+
+    static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../knowledge/data");
+        let corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
+        Engine::new(corpus, index::IndexConfig::default()).unwrap()
+    });
+
+    fn citizen() -> UserContext {
+        UserContext {
+            id: "citizen-1".into(),
+            name: "张三".into(),
+            e_licenses: Vec::new(),
+        }
+    }
+
+    fn after_ticket() -> DialogueState {
+        DialogueState {
+            rateable: Some(("ticket".into(), "12345-0001".into())),
+            ..DialogueState::default()
+        }
+    }
+
+    fn say(user: Option<&UserContext>, state: &DialogueState, message: &str) -> (DialogueState, Reply) {
+        respond(&ENGINE, &Context { user }, state, message).unwrap()
+    }
+
+    /// The rating recorded by a reply: (level, comment, tags).
+    fn rated(reply: &Reply) -> (i64, String, Vec<String>) {
+        match &reply.effect {
+            Some(Effect::Rate { rating, .. }) => (rating.level, rating.comment.clone(), rating.tags.clone()),
+            other => panic!("no rating: {other:?} {}", reply.text),
+        }
+    }
+
+    #[test]
+    fn a_bad_rating_worded_like_a_complaint_is_recorded_as_a_rating() {
+        let user = citizen();
+        let (next, reply) = say(Some(&user), &after_ticket(), "差评，窗口工作人员态度很差");
+        assert_eq!(reply.intent, Intent::Rating);
+        assert_eq!(
+            rated(&reply),
+            (2, "窗口工作人员态度很差".to_string(), vec!["态度差".to_string()])
+        );
+        assert!(next.ticket.is_none() && next.rating.is_none());
+
+        let (_, reply) = say(Some(&user), &after_ticket(), "给个差评，让我跑了三趟");
+        assert_eq!(
+            rated(&reply),
+            (2, "让我跑了三趟".to_string(), vec!["多次跑动".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_neutral_rating_given_as_stars_is_a_rating() {
+        let user = citizen();
+        let (_, reply) = say(Some(&user), &after_ticket(), "三星吧");
+        assert_eq!(reply.intent, Intent::Rating);
+        assert_eq!(rated(&reply).0, 3);
+    }
+
+    #[test]
+    fn a_resolved_complaint_is_confirmed_not_opened_again() {
+        let user = citizen();
+        let (next, reply) = say(Some(&user), &after_ticket(), "投诉已经解决了，谢谢");
+        assert_eq!(
+            reply.effect,
+            Some(Effect::ConfirmTicket {
+                number: Some("12345-0001".into())
+            })
+        );
+        assert!(next.ticket.is_none());
+        assert!(reply.text.contains("评价"), "{}", reply.text);
+        // The rating offered is taken as such.
+        let (_, reply) = say(Some(&user), &next, "非常满意");
+        assert_eq!(rated(&reply).0, 5);
+
+        for message in ["问题解决了", "我的投诉已经处理好了"] {
+            let (next, reply) = say(Some(&user), &DialogueState::default(), message);
+            assert_eq!(reply.effect, Some(Effect::ConfirmTicket { number: None }), "{message}");
+            assert!(next.ticket.is_none(), "{message}");
+            // Something else afterwards leaves the offer and is answered as usual.
+            let (after, _) = say(Some(&user), &next, "护照怎么办");
+            assert!(after.rating.is_none());
+        }
+    }
+
+    #[test]
+    fn an_anonymous_citizen_is_asked_to_log_in_to_confirm() {
+        let (next, reply) = say(None, &DialogueState::default(), "投诉已经解决了，谢谢");
+        assert_eq!(reply.effect, None);
+        assert!(reply.text.contains("登录"), "{}", reply.text);
+        assert!(next.ticket.is_none());
+    }
+
+    #[test]
+    fn an_unresolved_or_asked_resolution_is_no_confirmation() {
+        let user = citizen();
+        for message in [
+            "我的投诉还没解决",
+            "问题解决了吗",
+            "我反映的问题到现在都没有解决",
+            "工单处理好了没有",
+            "护照办好了，怎么领",
+        ] {
+            let (_, reply) = say(Some(&user), &after_ticket(), message);
+            assert!(
+                !matches!(reply.effect, Some(Effect::ConfirmTicket { .. })),
+                "{message}: {}",
+                reply.text
+            );
+        }
     }
 }

@@ -21,6 +21,8 @@ pub enum Source {
     Typed,
     /// Prefilled from this e-licence type.
     ELicense(String),
+    /// The name of the logged-in citizen (no ID-card e-licence to take it from).
+    Identity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +78,11 @@ pub enum Effect {
         target: (String, String),
         rating: crate::RatingRequest,
     },
+    /// The citizen says their own request is resolved (“投诉已经解决了”): record their
+    /// confirmation. `number` is the ticket this conversation knows (the rateable one);
+    /// `None` means the citizen's most recently answered ticket. The reply offers a rating,
+    /// so the caller should also make that ticket `DialogueState::rateable`.
+    ConfirmTicket { number: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,12 +115,107 @@ pub struct FieldView {
     pub status: String,
 }
 
-/// Starts a form: prefills what the citizen's e-licences hold.
+/// Prefill sources that are who the citizen (or company) is, not something they hold: typed
+/// over, they would let one person apply in another's name. Filled from the login and locked.
+const IDENTITY_SOURCES: &[&str] = &["id_card.name", "id_card.number", "business_license.credit_code"];
+
+fn identity_bound(field: &Field) -> bool {
+    field
+        .prefill
+        .as_deref()
+        .is_some_and(|source| IDENTITY_SOURCES.contains(&source))
+}
+
+/// The value the logged-in identity gives a field: its e-licence's, or for a citizen without
+/// an ID-card e-licence, the login's name. `None` when the field is not identity-bound.
+pub fn identity_value(field: &Field, user: &crate::UserContext) -> Option<Value> {
+    if !identity_bound(field) {
+        return None;
+    }
+    let (kind, name) = field.prefill_source()?;
+    if let Some(license) = user.e_licenses.iter().find(|l| l.kind == kind) {
+        let raw = license
+            .fields
+            .get(name)
+            .or((name == "number").then_some(&license.number))?;
+        return field.check(raw).ok().map(|value| Value {
+            value,
+            source: Source::ELicense(kind.into()),
+        });
+    }
+    // A company's login name is the company's, never a person's name.
+    let citizen = !user.e_licenses.iter().any(|l| l.kind == "business_license");
+    ((kind, name) == ("id_card", "name") && citizen && !user.name.is_empty())
+        .then(|| field.check(&user.name).ok())
+        .flatten()
+        .map(|value| Value {
+            value,
+            source: Source::Identity,
+        })
+}
+
+/// Binds a draft to the identity that submits it (a draft started anonymously, or before a
+/// change of login): fills the identity-bound fields that are empty and marks the agreeing
+/// ones as coming from the identity. Returns the names of the fields whose value disagrees,
+/// leaving them as they are.
+///
+/// Recommended for the caller at submission: on `Err`, refuse the submission and show the
+/// summary again with the identity's values (see [`overwrite_identity`]) for the citizen to
+/// confirm; never overwrite silently, since the citizen confirmed the values they saw. The
+/// dialogue does exactly that at “确认提交”.
+pub fn bind_identity(form: &Form, state: &mut FormState, user: &crate::UserContext) -> Result<(), Vec<String>> {
+    let mut disagree = Vec::new();
+    for field in &form.fields {
+        let Some(identity) = identity_value(field, user) else {
+            continue;
+        };
+        match state.values.get(&field.name) {
+            Some(value) if value.value != identity.value => disagree.push(field.name.clone()),
+            _ => {
+                state.skipped.retain(|s| s != &field.name);
+                state.values.insert(field.name.clone(), identity);
+            }
+        }
+    }
+    if disagree.is_empty() { Ok(()) } else { Err(disagree) }
+}
+
+/// Replaces the named fields' values with the identity's (after [`bind_identity`] refused).
+pub fn overwrite_identity(form: &Form, state: &mut FormState, user: &crate::UserContext, names: &[String]) {
+    for field in form.fields.iter().filter(|f| names.contains(&f.name)) {
+        if let Some(identity) = identity_value(field, user) {
+            state.values.insert(field.name.clone(), identity);
+        }
+    }
+}
+
+/// Why an identity-bound field cannot be typed over, in the citizen's words.
+fn locked_explanation(fields: &[&Field]) -> String {
+    let company = fields
+        .iter()
+        .any(|f| f.prefill.as_deref().is_some_and(|p| p.starts_with("business_license.")));
+    let person = fields
+        .iter()
+        .any(|f| f.prefill.as_deref().is_some_and(|p| p.starts_with("id_card.")));
+    let mut lines = Vec::new();
+    if person {
+        lines.push("姓名和身份证号来自您的登录身份，不能修改；如需为他人办理，请使用代办。".to_string());
+    }
+    if company {
+        lines.push("统一社会信用代码来自您登录的企业身份，不能修改；如需为其他企业办理，请使用代办。".to_string());
+    }
+    lines.join("\n")
+}
+
+/// Starts a form: the identity-bound fields from the login, the rest prefilled from what
+/// the citizen's e-licences hold.
 pub fn start(form: &Form, context: &Context<'_>, nonce: u32) -> FormState {
     let mut values = BTreeMap::new();
     if let Some(user) = context.user {
         for field in &form.fields {
-            if let Some((kind, name)) = field.prefill_source()
+            if let Some(value) = identity_value(field, user) {
+                values.insert(field.name.clone(), value);
+            } else if let Some((kind, name)) = field.prefill_source()
                 && let Some(license) = user.e_licenses.iter().find(|l| l.kind == kind)
                 && let Some(value) = license.fields.get(name)
                 && field.check(value).is_ok()
@@ -256,6 +358,20 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             effect: None,
         };
     }
+    // Logged in since the form began: the identity fills what is still empty.
+    if let Some(user) = context.user {
+        for field in &form.fields {
+            if !state.values.contains_key(&field.name)
+                && let Some(value) = identity_value(field, user)
+            {
+                state.skipped.retain(|s| s != &field.name);
+                state.values.insert(field.name.clone(), value);
+            }
+        }
+    }
+    let phrases = &corpus.phrases;
+    let locked = |field: &Field| context.user.and_then(|user| identity_value(field, user));
+
     if state.phase == Phase::Confirming && (is_one_of(&text, YES) || mentions_any(&text, &["确认提交", "提交申请"]))
     {
         let Some(user) = context.user else {
@@ -267,6 +383,23 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 effect: None,
             };
         };
+        // A draft typed before logging in must agree with who submits it.
+        if let Err(names) = bind_identity(form, &mut state, user) {
+            overwrite_identity(form, &mut state, user, &names);
+            let labels: Vec<&str> = form
+                .fields
+                .iter()
+                .filter(|f| names.contains(&f.name))
+                .map(|f| f.label.as_str())
+                .collect();
+            let mut outcome = next_question(form, state, title, context);
+            outcome.text = format!(
+                "您填写的{}与登录身份不一致，已按登录身份更正（如需为他人办理，请使用代办）。请再核对一遍：\n{}",
+                labels.join("、"),
+                outcome.text
+            );
+            return outcome;
+        }
         let Some(guide) = guide.as_deref() else {
             return Outcome {
                 text: "该事项已下线，无法提交。".into(),
@@ -299,6 +432,8 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     let correcting = mentions_any(&text, CORRECTION);
     let mut errors: Vec<String> = Vec::new();
     let mut changed = false;
+    // Identity-bound fields the message tried to change.
+    let mut refused: Vec<&Field> = Vec::new();
 
     // Values recognisable by their shape, anywhere in the message.
     for field in &form.fields {
@@ -322,17 +457,31 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 None
             }
         });
+        let awaited = state.awaiting.as_deref() == Some(field.name.as_str());
+        let mut guessed = false;
         let found = found.or_else(|| {
             let is_child = field.name.starts_with("child");
             if !field.name.ends_with("name") || !(field.name == "name" || is_child) {
                 return None;
             }
+            guessed = true;
             NAME.captures(&text)
                 .filter(|c| c.get(1).is_some() == is_child)
                 .map(|c| c[2].to_string())
         });
         if let Some(raw) = found {
-            match field.check(&raw) {
+            if let Some(identity) = locked(field) {
+                if field.check(&raw).map_or(!guessed, |value| value != identity.value) {
+                    refused.push(field);
+                }
+                continue;
+            }
+            let checked = field.check(&raw);
+            // A name pattern's guess that is no name (“我是在线办理的”) says nothing.
+            if guessed && !awaited && checked.is_err() {
+                continue;
+            }
+            match checked {
                 Ok(value) => {
                     let old = state.values.insert(
                         field.name.clone(),
@@ -357,13 +506,23 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         }
     }
 
+    // “姓名写错了”: a correction of another field, not the answer to the question asked.
+    let correction_target = form
+        .fields
+        .iter()
+        .find(|f| keywords(f).iter().any(|k| text.contains(k)))
+        .filter(|_| correcting && !changed && errors.is_empty() && refused.is_empty());
     // The answer to the question just asked.
     if !changed
         && errors.is_empty()
+        && refused.is_empty()
+        && correction_target.is_none()
         && let Some(name) = state.awaiting.clone()
         && let Some(field) = form.fields.iter().find(|f| f.name == name)
     {
-        if is_one_of(&text, SKIP) {
+        if locked(field).is_some() {
+            refused.push(field);
+        } else if is_one_of(&text, SKIP) {
             if field.required {
                 errors.push(format!("{}是必填项，不能跳过。", field.label));
             } else {
@@ -371,6 +530,26 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 state.awaiting = None;
                 changed = true;
             }
+        } else if !field.options.is_empty() {
+            match match_option(phrases, field, &text) {
+                Some(option) => {
+                    state.values.insert(
+                        field.name.clone(),
+                        Value {
+                            value: option,
+                            source: Source::Typed,
+                        },
+                    );
+                    state.awaiting = None;
+                    changed = true;
+                }
+                None => errors.push(format!(
+                    "没有听明白您选的是哪一项，请从以下选项中选择：{}",
+                    field.options.join("、")
+                )),
+            }
+        } else if field.kind == knowledge::validators::ValidatorKind::PersonName && is_command(&text) {
+            errors.push(format!("{}不正确：这看起来不是姓名，请输入证件上的姓名", field.label));
         } else {
             // “我的手机是139…”: try the text after a “是”/“：”, then the whole message.
             let candidates = answer_candidates(&text);
@@ -401,14 +580,12 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     }
 
     // “电话写错了” without the new value: ask for that field again.
-    if correcting
-        && !changed
-        && errors.is_empty()
-        && let Some(field) = form
-            .fields
-            .iter()
-            .find(|f| keywords(f).iter().any(|k| text.contains(k)))
-    {
+    if let Some(field) = correction_target {
+        if locked(field).is_some() {
+            let mut outcome = next_question(form, state, title, context);
+            outcome.text = format!("{}\n{}", locked_explanation(&[field]), outcome.text);
+            return outcome;
+        }
         state.awaiting = Some(field.name.clone());
         state.phase = Phase::Collecting;
         return Outcome {
@@ -428,13 +605,29 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         let again = field
             .map(|f| format!("\n请重新输入{}{}", f.label, help_suffix(f)))
             .unwrap_or_default();
+        // The choices stay in reach after a refused answer.
+        let mut quick_replies: Vec<String> = field.map_or_else(Vec::new, |f| f.options.clone());
+        if field.is_some_and(|f| !f.required) {
+            quick_replies.push("跳过".into());
+        }
+        quick_replies.push("取消".into());
         return Outcome {
             text: format!("{}{again}", errors.join("\n")),
-            quick_replies: vec!["取消".into()],
+            quick_replies,
             form: Some(state),
             ended: None,
             effect: None,
         };
+    }
+    let notice = if refused.is_empty() {
+        String::new()
+    } else {
+        format!("{}\n", locked_explanation(&refused))
+    };
+    if !changed && !refused.is_empty() {
+        let mut outcome = next_question(form, state, title, context);
+        outcome.text = format!("{notice}{}", outcome.text);
+        return outcome;
     }
     if !changed && state.phase == Phase::Confirming {
         return Outcome {
@@ -450,7 +643,99 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     if !changed && !outcome.text.is_empty() {
         outcome.text = format!("没有识别到需要的信息。{}", outcome.text);
     }
+    outcome.text = format!("{notice}{}", outcome.text);
     outcome
+}
+
+/// Words of the dialogue's buttons and commands: never a value typed for a name.
+fn is_command(text: &str) -> bool {
+    const COMMANDS: &[&str] = &[
+        "在线办理",
+        "确认提交",
+        "提交申请",
+        "继续办理",
+        "确认取消",
+        "转人工客服",
+        "需要哪些材料",
+        "要多长时间",
+        "在哪里办理",
+        "登录",
+        "没错",
+        "不知道",
+    ];
+    is_one_of(text, YES) || is_one_of(text, SKIP) || is_one_of(text, CANCEL) || is_one_of(text, COMMANDS)
+}
+
+/// Text with each synonym replaced by its group's first word (`phrases.toml` `[options]`).
+fn fold_synonyms(phrases: &knowledge::Phrases, text: &str) -> String {
+    let text = index::normalize(text);
+    let mut folded = String::new();
+    let mut rest = text.as_str();
+    while let Some(c) = rest.chars().next() {
+        let longest = phrases
+            .options
+            .synonyms
+            .iter()
+            .flat_map(|group| group.iter().map(move |w| (w, &group[0])))
+            .filter(|(w, _)| !w.is_empty() && rest.starts_with(w.as_str()))
+            .max_by_key(|(w, _)| w.len());
+        match longest {
+            Some((word, head)) => {
+                folded.push_str(head);
+                rest = &rest[word.len()..];
+            }
+            None => {
+                folded.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    folded
+}
+
+/// The option an answer means: for a yes/no choice, a yes or no read with negation (不设 is
+/// 否, where “contains 是” would take 不是 for 是); the one option named; else the option
+/// sharing most of its telling characters with the answer once synonyms are folded (寄到家里
+/// → 邮寄到家, 自己去拿 → 窗口领取), when one is clearly best. `None`: ask again.
+fn match_option(phrases: &knowledge::Phrases, field: &Field, text: &str) -> Option<String> {
+    let options = &field.options;
+    let yes = options.iter().find(|o| phrases.urgency.yes.contains(o));
+    let no = options.iter().find(|o| phrases.urgency.no.contains(o));
+    if options.len() == 2
+        && let (Some(yes), Some(no)) = (yes, no)
+    {
+        let answer = crate::tickets::read_yes_no(phrases, text, false)?;
+        return Some(if answer { yes.clone() } else { no.clone() });
+    }
+    let named: Vec<&String> = options.iter().filter(|o| text.contains(o.as_str())).collect();
+    if let [one] = named[..] {
+        return Some(one.clone());
+    }
+    let answer = fold_synonyms(phrases, text);
+    let folded: Vec<String> = options.iter().map(|o| fold_synonyms(phrases, o)).collect();
+    // Characters every option has (数电 in 数电普票, 数电专票) tell none apart.
+    let common: std::collections::HashSet<char> = folded
+        .first()
+        .map(|first| {
+            first
+                .chars()
+                .filter(|c| folded.iter().all(|o| o.contains(*c)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let scores: Vec<usize> = folded
+        .iter()
+        .map(|option| {
+            let telling: std::collections::HashSet<char> = option.chars().filter(|c| !common.contains(c)).collect();
+            telling.iter().filter(|c| answer.contains(**c)).count()
+        })
+        .collect();
+    let best = scores.iter().copied().max().unwrap_or(0);
+    let n_best = scores.iter().filter(|s| **s == best).count();
+    (best > 0 && n_best == 1)
+        .then(|| scores.iter().position(|s| *s == best))
+        .flatten()
+        .map(|i| options[i].clone())
 }
 
 /// What an answer may mean, most specific first: the text after the last “是”, “为” or
@@ -515,6 +800,7 @@ pub fn next_question(form: &Form, mut state: FormState, title: &str, context: &C
             Some(value) => {
                 let mark = match &value.source {
                     Source::ELicense(_) => "（来自电子证照）",
+                    Source::Identity => "（来自登录身份）",
                     Source::Typed => "",
                 };
                 lines.push(format!("· {}：{}{}", field.label, value.value, mark));
@@ -563,7 +849,7 @@ pub fn opening(corpus: &Corpus, form: &Form, state: FormState, context: &Context
             matches!(
                 state.values.get(&f.name),
                 Some(Value {
-                    source: Source::ELicense(_),
+                    source: Source::ELicense(_) | Source::Identity,
                     ..
                 })
             )
@@ -619,7 +905,7 @@ pub fn view(form: &Form, state: &FormState, ended: Option<&str>) -> FormView {
             let value = state.values.get(&f.name);
             let status = match value {
                 Some(Value {
-                    source: Source::ELicense(_),
+                    source: Source::ELicense(_) | Source::Identity,
                     ..
                 }) => "prefilled",
                 Some(_) => "filled",
@@ -643,5 +929,178 @@ pub fn view(form: &Form, state: &FormState, ended: Option<&str>) -> FormView {
             .filter(|f| f.required)
             .map(|f| f.name.clone())
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HeldLicense, UserContext};
+
+    const OWN_ID: &str = "110101199003071233";
+    const OTHER_ID: &str = "330106198505124567";
+
+    fn corpus() -> Corpus {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../knowledge/data");
+        Corpus::load(&dir).unwrap().corpus
+    }
+
+    fn citizen() -> UserContext {
+        let fields = [("name", "张三"), ("number", OWN_ID)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        UserContext {
+            id: "citizen-1".into(),
+            name: "张三".into(),
+            e_licenses: vec![HeldLicense {
+                kind: "id_card".into(),
+                number: OWN_ID.into(),
+                fields,
+            }],
+        }
+    }
+
+    /// The ID-card renewal form, started and answered with `answers`.
+    fn fill(corpus: &Corpus, context: &Context<'_>, answers: &[&str]) -> Outcome {
+        let form = corpus.form("id-card-renewal").unwrap();
+        let mut outcome = next_question(&form, start(&form, context, 1), "身份证换领", context);
+        for answer in answers {
+            outcome = turn(corpus, &form, outcome.form.unwrap(), context, answer);
+        }
+        outcome
+    }
+
+    fn value<'a>(outcome: &'a Outcome, field: &str) -> Option<&'a str> {
+        outcome.form.as_ref()?.values.get(field).map(|v| v.value.as_str())
+    }
+
+    #[test]
+    fn name_field_refuses_commands() {
+        let corpus = corpus();
+        let context = Context::anonymous();
+        for command in ["在线办理", "确认提交", "继续办理", "好的", "没错"] {
+            let outcome = fill(&corpus, &context, &[command]);
+            assert_eq!(value(&outcome, "name"), None, "{command}: {}", outcome.text);
+            assert_eq!(outcome.form.as_ref().unwrap().awaiting.as_deref(), Some("name"));
+            assert!(outcome.text.contains("姓名"), "{}", outcome.text);
+        }
+        let outcome = fill(&corpus, &context, &["跳过"]);
+        assert!(outcome.text.contains("必填"), "{}", outcome.text);
+        let outcome = fill(&corpus, &context, &["在线办理", "王小明"]);
+        assert_eq!(value(&outcome, "name"), Some("王小明"));
+    }
+
+    #[test]
+    fn an_option_said_in_other_words_is_matched() {
+        let corpus = corpus();
+        let context = Context::anonymous();
+        let before = ["王小明", OTHER_ID, "13912345678"];
+        for (answer, option) in [
+            ("寄到家里吧", "邮寄到家"),
+            ("自己去拿", "窗口领取"),
+            ("我到大厅自取", "窗口领取"),
+            ("快递给我", "邮寄到家"),
+            ("窗口领取", "窗口领取"),
+        ] {
+            let answers: Vec<&str> = before.iter().copied().chain([answer]).collect();
+            let outcome = fill(&corpus, &context, &answers);
+            assert_eq!(value(&outcome, "pickup"), Some(option), "{answer}: {}", outcome.text);
+        }
+    }
+
+    #[test]
+    fn a_refused_option_keeps_its_quick_replies() {
+        let corpus = corpus();
+        let outcome = fill(
+            &corpus,
+            &Context::anonymous(),
+            &["王小明", OTHER_ID, "13912345678", "随便吧"],
+        );
+        assert_eq!(value(&outcome, "pickup"), None);
+        assert_eq!(
+            outcome.quick_replies,
+            ["窗口领取", "邮寄到家", "取消"],
+            "{}",
+            outcome.text
+        );
+        assert!(outcome.text.contains("窗口领取、邮寄到家"), "{}", outcome.text);
+    }
+
+    #[test]
+    fn a_yes_no_option_reads_negation() {
+        let corpus = corpus();
+        let form = corpus.form("restaurant-comprehensive-license").unwrap();
+        let field = form.fields.iter().find(|f| f.name == "outdoor_sign").unwrap();
+        let phrases = &corpus.phrases;
+        assert_eq!(match_option(phrases, field, "不是").as_deref(), Some("否"));
+        assert_eq!(match_option(phrases, field, "不设置").as_deref(), Some("否"));
+        assert_eq!(match_option(phrases, field, "要的").as_deref(), Some("是"));
+        assert_eq!(match_option(phrases, field, "还不知道"), None);
+    }
+
+    #[test]
+    fn identity_fields_cannot_be_typed_over() {
+        let corpus = corpus();
+        let user = citizen();
+        let context = Context { user: Some(&user) };
+        let opened = fill(&corpus, &context, &[]);
+        assert_eq!(value(&opened, "name"), Some("张三"));
+        assert_eq!(value(&opened, "id_number"), Some(OWN_ID));
+        for attempt in ["名字是李四", &format!("身份证号改成{OTHER_ID}"), "姓名写错了"] {
+            let outcome = fill(&corpus, &context, &[attempt]);
+            assert_eq!(value(&outcome, "name"), Some("张三"), "{attempt}");
+            assert_eq!(value(&outcome, "id_number"), Some(OWN_ID), "{attempt}");
+            assert!(
+                outcome
+                    .text
+                    .contains("姓名和身份证号来自您的登录身份，不能修改；如需为他人办理，请使用代办"),
+                "{attempt}: {}",
+                outcome.text
+            );
+        }
+        // Saying the same value again is no attempt to change it.
+        let outcome = fill(&corpus, &context, &["名字是张三"]);
+        assert!(!outcome.text.contains("不能修改"), "{}", outcome.text);
+    }
+
+    #[test]
+    fn a_draft_typed_anonymously_is_bound_to_the_identity_that_submits_it() {
+        let corpus = corpus();
+        let form = corpus.form("id-card-renewal").unwrap();
+        let user = citizen();
+        let typed = fill(
+            &corpus,
+            &Context::anonymous(),
+            &["李四", OTHER_ID, "13912345678", "窗口领取", "跳过"],
+        );
+        let mut state = typed.form.clone().unwrap();
+        assert_eq!(
+            bind_identity(&form, &mut state, &user),
+            Err(vec!["name".to_string(), "id_number".to_string()])
+        );
+        assert_eq!(state.values["name"].value, "李四", "left for the caller to decide");
+
+        // A draft that agrees binds, and an empty identity field is filled.
+        let mut agreeing = typed.form.clone().unwrap();
+        agreeing.values.remove("id_number");
+        agreeing.values.get_mut("name").unwrap().value = "张三".into();
+        assert_eq!(bind_identity(&form, &mut agreeing, &user), Ok(()));
+        assert_eq!(agreeing.values["id_number"].value, OWN_ID);
+
+        // In the dialogue, “确认提交” after logging in corrects and asks again.
+        let context = Context { user: Some(&user) };
+        let corrected = turn(&corpus, &form, typed.form.unwrap(), &context, "确认提交");
+        assert!(corrected.effect.is_none());
+        assert!(corrected.text.contains("与登录身份不一致"), "{}", corrected.text);
+        assert_eq!(value(&corrected, "name"), Some("张三"));
+        let submitted = turn(&corpus, &form, corrected.form.unwrap(), &context, "确认提交");
+        match submitted.effect {
+            Some(Effect::Submit(submission)) => {
+                assert_eq!(submission.fields["name"], "张三");
+                assert_eq!(submission.fields["id_number"], OWN_ID);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -335,6 +335,9 @@ pub fn detect_rules(text: &str) -> Signals {
     let bare_human = text.contains("人工") && !text.contains("人工智能");
     if contains_any(&text, HUMAN) || bare_human {
         signals.decided = Some(Intent::Human);
+    } else if gives_rating(&text) {
+        // “差评，窗口态度很差”: a verdict with its reason, not a new complaint.
+        signals.decided = Some(Intent::Rating);
     } else if contains_any(&text, COMPLAINT_STRONG) && !text.contains("投诉进度") && !is_status(&text) {
         // A complaint word in a question about how to get something (“公司不发工资，生育津贴
         // 怎么领”) is left to retrieval and the head to judge.
@@ -349,6 +352,36 @@ pub fn detect_rules(text: &str) -> Signals {
     signals.complaint_hint = contains_any(&text, COMPLAINT_WEAK);
     signals.chitchat = is_chitchat(&text);
     signals
+}
+
+/// Words of the 好差评 scale that give a verdict, whatever else the message says.
+const VERDICTS: &[&str] = &["差评", "好评", "中评", "打分", "打个分"];
+
+/// A rating given: a verdict word, or a score (“三星吧”, “给4颗星”, “打3分”) that is the
+/// message or follows a verb of rating. Naming the complaint channel (投诉, 举报) keeps it a
+/// complaint; a score inside other words (驾照扣了3分) is no rating.
+fn gives_rating(text: &str) -> bool {
+    if contains_any(text, &["投诉", "举报"]) {
+        return false;
+    }
+    if contains_any(text, VERDICTS) {
+        return true;
+    }
+    let Some((_, span)) = crate::tickets::score_of(text) else {
+        return false;
+    };
+    let before = &text[..span.start];
+    let rest = format!("{before}{}", &text[span.end..]);
+    // The rules read text alone (evals call them without a corpus): the built-in frame words.
+    let rest = knowledge::Phrases::builtin()
+        .rating
+        .frame
+        .iter()
+        .fold(rest, |rest, w| rest.replace(w.as_str(), ""));
+    crate::reading::n_units(&rest) <= 1
+        || ["打", "给", "评", "打个", "给个"]
+            .iter()
+            .any(|v| before.trim_end().ends_with(v))
 }
 
 /// Asking how to get or do something (“生孩子那笔钱怎么领”, “卡坏了去哪儿换”): a service
@@ -420,6 +453,32 @@ mod tests {
     #[test]
     fn a_status_question_about_a_complaint_is_status() {
         assert_eq!(detect_rules("我的投诉处理得怎么样了").decided, Some(Intent::Status));
+    }
+
+    #[test]
+    fn a_bad_rating_worded_like_a_complaint_is_a_rating() {
+        for message in [
+            "差评，窗口工作人员态度很差",
+            "给个差评，让我跑了三趟",
+            "中评吧，等太久了",
+        ] {
+            assert_eq!(detect_rules(message).decided, Some(Intent::Rating), "{message}");
+        }
+        // Naming the complaint channel keeps it a complaint.
+        assert_eq!(
+            detect_rules("我要投诉窗口态度很差，必须差评").decided,
+            Some(Intent::Complaint)
+        );
+    }
+
+    #[test]
+    fn stars_alone_are_a_rating_not_a_service_question() {
+        for message in ["三星吧", "给4颗星", "打3分", "★★★", "五星"] {
+            assert_eq!(detect_rules(message).decided, Some(Intent::Rating), "{message}");
+        }
+        for message in ["驾照扣了3分怎么办", "等了一星期还没人来修路灯"] {
+            assert_ne!(detect_rules(message).decided, Some(Intent::Rating), "{message}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod compose;
 mod dialogue;
 pub mod forms;
 mod intent;
+mod reading;
 pub mod routing;
 pub mod semantic;
 pub mod tickets;

@@ -58,6 +58,8 @@ pub struct Corpus {
     pub ticket_examples: Vec<crate::tickets::Example>,
     /// Labelled examples for the intent head (`intents.toml`): (intent, text).
     pub intent_examples: Vec<crate::tickets::Example>,
+    /// The words answers are read with (`phrases.toml`; the built-in lists when absent).
+    pub phrases: crate::Phrases,
     /// Hash of every file's name and content: a changed file changes it.
     pub fingerprint: u64,
 }
@@ -170,7 +172,13 @@ fn optional_files(dir: &Path) -> Vec<PathBuf> {
         })
         .unwrap_or_default();
     files.sort();
-    for name in ["calendar.toml", "tickets.toml", "ticket_examples.toml", "intents.toml"] {
+    for name in [
+        "calendar.toml",
+        "tickets.toml",
+        "ticket_examples.toml",
+        "intents.toml",
+        "phrases.toml",
+    ] {
         let path = dir.join(name);
         if path.is_file() {
             files.push(path);
@@ -269,6 +277,7 @@ impl Corpus {
         let ticket_examples = examples("ticket_examples.toml", "category", &mut diagnostics);
         let intent_examples = examples("intents.toml", "intent", &mut diagnostics);
         let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
+        let phrases = load_phrases(dir, &mut hasher, &mut diagnostics);
         // A bundle whose member was skipped still loads: its own text is valid.
         let by_id = guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
         let corpus = Corpus {
@@ -282,6 +291,7 @@ impl Corpus {
             tickets,
             ticket_examples,
             intent_examples,
+            phrases,
             fingerprint: hasher.finish(),
         };
         Ok(LoadOutcome { corpus, diagnostics })
@@ -430,6 +440,20 @@ fn load_ticket_rules(
         }
     }
     rules
+}
+
+/// `phrases.toml`: absent, the built-in lists; broken, the built-in lists and the problems
+/// (a typo in a word list must not leave the dialogue unable to read a rating).
+fn load_phrases(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic>) -> crate::Phrases {
+    let path = dir.join("phrases.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return crate::Phrases::builtin().clone();
+    };
+    text.hash(hasher);
+    crate::Phrases::parse(&text).unwrap_or_else(|problems| {
+        out.extend(problems.into_iter().map(|(line, message)| error(&path, line, message)));
+        crate::Phrases::builtin().clone()
+    })
 }
 
 fn load_forms(
@@ -789,6 +813,38 @@ a = "四"
         let outcome = Corpus::load(dir.path()).unwrap();
         assert_eq!(outcome.n_errors(), 1);
         assert!(outcome.diagnostics[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn phrases_default_to_the_built_in_lists_when_the_file_is_absent() {
+        let dir = folder(&[("demo-service.toml", GOOD)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(&outcome.corpus.phrases, crate::Phrases::builtin());
+    }
+
+    #[test]
+    fn a_broken_phrases_file_reports_path_and_line_and_keeps_the_built_in_lists() {
+        let dir = folder(&[("demo-service.toml", GOOD)]);
+        let text = "[modifiers]\nnegators = [\"不\"]\nstrong = [\"很\"]\nmild = [\"挺\"]\nhedges = [\"基本\"]\n\
+                    emphatic_suffixes = [\"极了\"]\nfillers = [\"是\"]\n\n[rating]\n\n[[rating.words]]\nlevel = 9\n\
+                    words = [\"满意\"]\n\n[urgency]\nurgent = [\"急\"]\ncalm = [\"急\"]\nyes = [\"是\"]\nno = [\"否\"]\n\n\
+                    [resolved]\ncues = [\"解决了\"]\nsubjects = [\"投诉\"]\nquestions = [\"吗\"]\n";
+        std::fs::write(dir.path().join("phrases.toml"), text).unwrap();
+        let outcome = Corpus::load(dir.path()).unwrap();
+        let shown: Vec<String> = outcome.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains("phrases.toml:12:") && d.contains("1 到 5")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains("phrases.toml:16:") && d.contains("urgent 和 calm")),
+            "{shown:?}"
+        );
+        assert_eq!(&outcome.corpus.phrases, crate::Phrases::builtin());
     }
 
     #[test]

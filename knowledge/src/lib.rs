@@ -1,5 +1,6 @@
 //! The knowledge base: service guides (办事指南), the lexicon of colloquial terms, the
-//! department directory and the e-licence types, loaded from human-editable TOML files.
+//! department directory, the e-licence types and the phrases answers are read with, loaded
+//! from human-editable TOML files.
 //!
 //! Key design decision: one TOML file per guide, validated as a whole corpus (ids, cross
 //! references, departments, e-licence types) so that an operator editing a file gets
@@ -12,6 +13,7 @@ mod corpus;
 pub mod forms;
 mod guide;
 mod lexicon;
+pub mod phrases;
 pub mod tickets;
 pub mod time;
 pub mod validators;
@@ -23,6 +25,7 @@ pub use guide::{
     Audience, Channels, Department, ELicenseType, Faq, Fee, Guide, GuideKind, Hall, Material, OnlineEntry, TimeLimit,
 };
 pub use lexicon::{Lexicon, Term};
+pub use phrases::Phrases;
 pub use tickets::TicketRules;
 
 /// Errors of this crate. `Invalid` is an operator's mistake in the data; `Io` is a fault of

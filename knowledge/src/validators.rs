@@ -1,5 +1,5 @@
 //! Validators for form fields: 居民身份证号, 统一社会信用代码, mobile numbers, dates, amounts,
-//! addresses and free text.
+//! addresses, people's names and free text.
 //!
 //! Key design decision: every validator is a pure function from what the citizen typed to either
 //! the *normalised* value (the one form that is stored and compared: half-width, uppercase,
@@ -25,6 +25,8 @@ pub enum ValidatorKind {
     Date,
     Amount,
     Address,
+    /// A person's name (姓名, 法定代表人): see [`person_name`].
+    PersonName,
     Text,
 }
 
@@ -52,6 +54,7 @@ pub fn validate(kind: ValidatorKind, input: &str) -> Result<String, Invalid> {
         ValidatorKind::Date => date(input),
         ValidatorKind::Amount => amount(input),
         ValidatorKind::Address => address(input),
+        ValidatorKind::PersonName => person_name(input),
         ValidatorKind::Text => text(input),
     }
 }
@@ -588,6 +591,82 @@ pub fn text(input: &str) -> Result<String, Invalid> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 姓名
+
+/// Words of a dialogue or a form's buttons: typed into a name box they are a slip, not a
+/// name (“在线办理”, “确认提交”). Two characters of a name never spell them.
+const NOT_NAME_WORDS: &[&str] = &[
+    "办理",
+    "提交",
+    "确认",
+    "取消",
+    "跳过",
+    "继续",
+    "申请",
+    "在线",
+    "登录",
+    "人工",
+    "客服",
+    "材料",
+    "不知道",
+    "不填",
+    "算了",
+    "没有",
+    "好的",
+    "可以",
+    "返回",
+    "修改",
+    "填写",
+    "姓名",
+    "名字",
+];
+/// Characters of speech, not of names (我叫, 是吗, 的).
+const NOT_NAME_CHARS: &str = "我你您的了吗呢吧么啊呀哦嗯什怎哪谁请";
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{20000}'..='\u{2A6DF}' | '〇')
+}
+
+/// A person's name as on an ID: 2–20 characters, Han characters with a middle dot between
+/// the parts of a transliterated name (阿依古丽·买买提; other dots are folded to “·”), or a
+/// Latin name (letters, spaces, hyphens, apostrophes, dots). Never a command of the
+/// dialogue or a button's words.
+pub fn person_name(input: &str) -> Result<String, Invalid> {
+    let folded: String = to_half_width(input.trim())
+        .chars()
+        .map(|c| match c {
+            '•' | '・' | '‧' | '∙' | '⋅' => '·',
+            _ => c,
+        })
+        .collect();
+    let name = folded.trim_end_matches(['。', '.', '!', '！', ',', '，']).trim();
+    let n_chars = name.chars().count();
+    if !(2..=20).contains(&n_chars) {
+        return Err(Invalid::new("姓名应为 2 到 20 个字"));
+    }
+    let han = name.chars().all(|c| is_han(c) || c == '·')
+        && !name.starts_with('·')
+        && !name.ends_with('·')
+        && !name.contains("··");
+    let latin = name.chars().all(|c| c.is_ascii_alphabetic() || " -'.".contains(c))
+        && name.chars().filter(char::is_ascii_alphabetic).count() >= 2
+        && name.starts_with(|c: char| c.is_ascii_alphabetic());
+    if !han && !latin {
+        return Err(Invalid::new(
+            "姓名只能是汉字（少数民族姓名可用间隔号“·”）或英文字母，请输入证件上的姓名",
+        ));
+    }
+    if han && (name.chars().any(|c| NOT_NAME_CHARS.contains(c)) || NOT_NAME_WORDS.iter().any(|w| name.contains(w))) {
+        return Err(Invalid::new("这看起来不是姓名，请输入证件上的姓名"));
+    }
+    Ok(if latin {
+        name.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        name.to_string()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Shared helpers
 
 /// Full-width ASCII (U+FF01..U+FF5E) and the ideographic space to their half-width forms.
@@ -1104,6 +1183,24 @@ mod tests {
             Err("最多 200 个字，您填写了 201 个字"),
         );
         check(ValidatorKind::Text, " \t\n", Err("请填写此项"));
+    }
+
+    #[test]
+    fn name_field_refuses_commands() {
+        let name = ValidatorKind::PersonName;
+        check(name, "张三", Ok("张三"));
+        check(name, " 欧阳娜娜 ", Ok("欧阳娜娜"));
+        check(name, "阿依古丽•买买提", Ok("阿依古丽·买买提"));
+        check(name, "John  Smith", Ok("John Smith"));
+        check(name, "Mary-Jane O'Neil", Ok("Mary-Jane O'Neil"));
+        for command in ["在线办理", "确认提交", "取消", "跳过", "继续办理", "我不知道", "好的"] {
+            check(name, command, Err("不是姓名"));
+        }
+        check(name, "李", Err("2 到 20 个字"));
+        check(name, &"张".repeat(21), Err("2 到 20 个字"));
+        check(name, "张三13912345678", Err("只能是汉字"));
+        check(name, "·张三", Err("只能是汉字"));
+        check(name, "张三·", Err("只能是汉字"));
     }
 
     #[test]

@@ -1,0 +1,243 @@
+//! The word lists the dialogue reads people's answers with (`phrases.toml`): levels of a
+//! rating, urgency, yes and no, the negators and degree words around them, the words of a
+//! choice's options, and "my complaint is resolved". Data, so an operator fixes a missed
+//! phrasing without a release; the reader that uses them lives in `bot`.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+/// The shipped file, compiled in: the default when a knowledge folder has no `phrases.toml`,
+/// so the lists exist once.
+const BUILTIN: &str = include_str!("../data/phrases.toml");
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phrases {
+    pub modifiers: Modifiers,
+    pub rating: RatingPhrases,
+    pub urgency: UrgencyPhrases,
+    #[serde(default)]
+    pub options: OptionPhrases,
+    pub resolved: ResolvedPhrases,
+}
+
+/// Words that change the word after (or, for suffixes, before) them.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modifiers {
+    pub negators: Vec<String>,
+    pub strong: Vec<String>,
+    pub mild: Vec<String>,
+    pub hedges: Vec<String>,
+    pub emphatic_suffixes: Vec<String>,
+    pub fillers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingPhrases {
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Words around a verdict that add nothing to the reason (给个, 我要, 吧).
+    #[serde(default)]
+    pub frame: Vec<String>,
+    pub words: Vec<LevelWords>,
+    #[serde(default)]
+    pub tags: Vec<TagCues>,
+}
+
+/// Words of one level (1 非常不满意 … 5 非常满意).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelWords {
+    pub level: i64,
+    /// A word of the rating scale itself (满意, 差评), which outranks a describing word.
+    #[serde(default)]
+    pub verdict: bool,
+    pub words: Vec<String>,
+}
+
+/// A tag of a bad rating and the words that name it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagCues {
+    pub tag: String,
+    pub cues: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrgencyPhrases {
+    pub urgent: Vec<String>,
+    pub calm: Vec<String>,
+    pub yes: Vec<String>,
+    pub no: Vec<String>,
+    /// Answers that say the citizen does not know (asked again, never guessed).
+    #[serde(default)]
+    pub unsure: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionPhrases {
+    /// Groups of words meaning the same; the first stands for the group.
+    #[serde(default)]
+    pub synonyms: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolvedPhrases {
+    pub cues: Vec<String>,
+    pub subjects: Vec<String>,
+    /// Right after the word, they make it a question (解决了吗).
+    pub questions: Vec<String>,
+    /// Anywhere in the message, they make it a question (怎么领).
+    #[serde(default)]
+    pub asking: Vec<String>,
+}
+
+static BUILTIN_PHRASES: LazyLock<Phrases> = LazyLock::new(|| Phrases::parse(BUILTIN).unwrap_or_default());
+
+impl Phrases {
+    /// The lists shipped with the crate (a test keeps them valid).
+    pub fn builtin() -> &'static Phrases {
+        &BUILTIN_PHRASES
+    }
+
+    /// Parses and validates the file's text; every problem as (line, reason).
+    pub fn parse(text: &str) -> Result<Phrases, Vec<(usize, String)>> {
+        let phrases: Phrases = toml::from_str(text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .unwrap_or(1);
+            vec![(line, format!("格式错误：{}", err.message()))]
+        })?;
+        let problems = phrases.check(text);
+        if problems.is_empty() {
+            Ok(phrases)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn check(&self, text: &str) -> Vec<(usize, String)> {
+        let line_of = |needle: &str| {
+            let quoted = format!("\"{needle}\"");
+            text.lines().position(|l| l.contains(&quoted)).map_or(1, |i| i + 1)
+        };
+        let mut problems = Vec::new();
+        let mut lists: Vec<(&str, &Vec<String>)> = vec![
+            ("negators", &self.modifiers.negators),
+            ("strong", &self.modifiers.strong),
+            ("mild", &self.modifiers.mild),
+            ("hedges", &self.modifiers.hedges),
+            ("emphatic_suffixes", &self.modifiers.emphatic_suffixes),
+            ("urgent", &self.urgency.urgent),
+            ("calm", &self.urgency.calm),
+            ("yes", &self.urgency.yes),
+            ("no", &self.urgency.no),
+            ("cues", &self.resolved.cues),
+            ("subjects", &self.resolved.subjects),
+        ];
+        lists.extend(self.rating.words.iter().map(|w| ("words", &w.words)));
+        lists.extend(self.rating.tags.iter().map(|t| ("cues", &t.cues)));
+        for (name, list) in &lists {
+            if list.is_empty() {
+                problems.push((1, format!("列表 {name} 不能为空")));
+            }
+            for word in list.iter() {
+                if word.trim().is_empty() {
+                    problems.push((line_of(word), format!("列表 {name} 中有空词")));
+                } else if word.to_lowercase() != *word {
+                    // Matching is on lowercased text: an uppercase word would never match.
+                    problems.push((line_of(word), format!("“{word}” 应为小写")));
+                }
+            }
+        }
+        for filler in &self.modifiers.fillers {
+            if filler.is_empty() {
+                problems.push((line_of(filler), "fillers 中有空词".into()));
+            }
+        }
+        // One word, one level: a word under two levels would read as whichever comes first.
+        let mut levels: HashMap<&str, i64> = HashMap::new();
+        for entry in &self.rating.words {
+            if !(1..=5).contains(&entry.level) {
+                let needle = format!("level = {}", entry.level);
+                let line = text.lines().position(|l| l.contains(&needle)).map_or(1, |i| i + 1);
+                problems.push((line, format!("评价等级 {} 应在 1 到 5 之间", entry.level)));
+            }
+            for word in &entry.words {
+                if let Some(other) = levels.insert(word, entry.level) {
+                    problems.push((
+                        line_of(word),
+                        format!("“{word}” 同时列在等级 {other} 和 {}", entry.level),
+                    ));
+                }
+            }
+        }
+        let opposite = |a: &[String], b: &[String], what: &str, problems: &mut Vec<(usize, String)>| {
+            for word in a.iter().filter(|w| b.contains(w)) {
+                problems.push((line_of(word), format!("“{word}” 同时列在{what}")));
+            }
+        };
+        opposite(
+            &self.urgency.urgent,
+            &self.urgency.calm,
+            "urgent 和 calm",
+            &mut problems,
+        );
+        opposite(&self.urgency.yes, &self.urgency.no, "yes 和 no", &mut problems);
+        let mut tags = Vec::new();
+        for entry in &self.rating.tags {
+            if entry.tag.trim().is_empty() || tags.contains(&entry.tag.as_str()) {
+                problems.push((line_of(&entry.tag), format!("标签 “{}” 为空或重复", entry.tag)));
+            }
+            tags.push(entry.tag.as_str());
+        }
+        for group in &self.options.synonyms {
+            if group.len() < 2 || group.iter().any(|w| w.trim().is_empty()) {
+                problems.push((
+                    line_of(group.first().map_or("", String::as_str)),
+                    "同义词组至少要有两个非空的词".into(),
+                ));
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_phrases_are_valid() {
+        let parsed = Phrases::parse(BUILTIN);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        assert!(!Phrases::builtin().rating.words.is_empty());
+    }
+
+    #[test]
+    fn a_word_under_two_levels_is_reported_with_its_line() {
+        let text = BUILTIN.replacen("words = [\"中评\"", "words = [\"差评\", \"中评\"", 1);
+        let problems = Phrases::parse(&text).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|(line, reason)| *line > 1 && reason.contains("差评")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_level_out_of_range_is_an_error() {
+        let text = BUILTIN.replacen("level = 3", "level = 7", 1);
+        let problems = Phrases::parse(&text).unwrap_err();
+        assert!(problems.iter().any(|(_, r)| r.contains("1 到 5")), "{problems:?}");
+    }
+}
