@@ -320,6 +320,8 @@ pub fn redact(url: &str) -> String {
 
 mod applications;
 mod ratings;
+mod settings;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
 
