@@ -57,14 +57,41 @@ pub struct Auth {
     pub dev_login: bool,
 }
 
+/// The shortest HS256 secret accepted: 256 bits, the size of the hash (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The `settings` key of the HS256 secret generated when none is configured.
+pub const SIGNING_KEY_SETTING: &str = "auth.hs256_secret";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
     #[error("cannot read JWKS file {path}: {message}")]
     Jwks { path: String, message: String },
+    #[error(
+        "the HS256 secret (--jwt-secret / BANSHI_JWT_SECRET) has {n_bytes} bytes; at least {MIN_SECRET_BYTES} are \
+         required (for example `openssl rand -hex 32`)"
+    )]
+    WeakSecret { n_bytes: usize },
+}
+
+/// The HS256 secret kept in the database: the first process that needs one generates 32
+/// random bytes (hex-encoded) and stores them; every later process and every replica reads
+/// the same value back, so a token issued by one verifies in all.
+pub async fn stored_secret(store: &backend::Store) -> anyhow::Result<String> {
+    let mut bytes = [0u8; MIN_SECRET_BYTES];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no system randomness: {err}"))?;
+    let candidate: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(store.setting_or_insert(SIGNING_KEY_SETTING, &candidate).await?)
 }
 
 impl Auth {
+    /// Refuses an HS256 secret shorter than [`MIN_SECRET_BYTES`].
     pub fn new(secret: Option<&str>, jwks_file: Option<&Path>, dev_login: bool) -> Result<Auth, AuthConfigError> {
+        if let Some(secret) = secret
+            && secret.len() < MIN_SECRET_BYTES
+        {
+            return Err(AuthConfigError::WeakSecret { n_bytes: secret.len() });
+        }
         let hs256 = secret.map(|s| {
             (
                 EncodingKey::from_secret(s.as_bytes()),
@@ -180,6 +207,8 @@ mod tests {
     use super::*;
 
     const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    const SECRET_A: &str = "secret-a-secret-a-secret-a-secret-a";
+    const SECRET_B: &str = "secret-b-secret-b-secret-b-secret-b";
 
     fn claims(roles: Vec<Role>, exp: u64) -> Claims {
         Claims {
@@ -193,17 +222,17 @@ mod tests {
 
     #[test]
     fn hs256_tokens_round_trip_and_a_wrong_secret_is_refused() {
-        let auth = Auth::new(Some("secret-a"), None, false).unwrap();
+        let auth = Auth::new(Some(SECRET_A), None, false).unwrap();
         let token = auth.issue(&claims(vec![Role::Citizen], expiry_in(60))).unwrap();
         let user = auth.verify(&token).unwrap();
         assert_eq!((user.id.as_str(), user.has(Role::Citizen)), ("citizen-9", true));
-        let other = Auth::new(Some("secret-b"), None, false).unwrap();
+        let other = Auth::new(Some(SECRET_B), None, false).unwrap();
         assert!(other.verify(&token).is_err());
     }
 
     #[test]
     fn expired_and_garbage_tokens_are_refused() {
-        let auth = Auth::new(Some("secret-a"), None, false).unwrap();
+        let auth = Auth::new(Some(SECRET_A), None, false).unwrap();
         let expired = auth.issue(&claims(vec![Role::Citizen], 1_000)).unwrap();
         assert_eq!(auth.verify(&expired).unwrap_err().code, Code::Unauthorized);
         assert!(auth.verify("not.a.token").is_err());
@@ -219,7 +248,7 @@ mod tests {
         let token = encode(&header, &claims(vec![Role::Company], expiry_in(60)), &key).unwrap();
         assert!(auth.verify(&token).unwrap().has(Role::Company));
         // Without an HS256 secret, an HS256 token cannot be accepted.
-        let forged = Auth::new(Some("x"), None, false)
+        let forged = Auth::new(Some(SECRET_B), None, false)
             .unwrap()
             .issue(&claims(vec![Role::Admin], expiry_in(60)))
             .unwrap();
@@ -232,5 +261,31 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("cannot read JWKS file"), "{err}");
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_refused_clearly() {
+        let err = Auth::new(Some("change-me"), None, true).err().unwrap();
+        assert!(matches!(err, AuthConfigError::WeakSecret { n_bytes: 9 }), "{err}");
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        assert!(Auth::new(Some(&"k".repeat(MIN_SECRET_BYTES)), None, true).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_stored_secret_is_shared_by_every_store_on_the_database() {
+        for db in backend::testing::TestDb::all().await {
+            let (first, second) = (db.open().await, db.open().await);
+            let (a, b) = tokio::join!(stored_secret(&first), stored_secret(&second));
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a, b, "{}", db.label);
+            assert!(a.len() >= MIN_SECRET_BYTES, "{a}");
+            let issuer = Auth::new(Some(&a), None, true).unwrap();
+            let token = issuer.issue(&claims(vec![Role::Citizen], expiry_in(60))).unwrap();
+            let verifier = Auth::new(Some(&b), None, false).unwrap();
+            assert_eq!(verifier.verify(&token).unwrap().id, "citizen-9", "{}", db.label);
+            first.close().await;
+            second.close().await;
+            db.cleanup().await;
+        }
     }
 }

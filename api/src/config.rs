@@ -1,104 +1,13 @@
-//! Command-line and environment configuration.
+//! The server's configuration (`banshi serve`) and the knowledge options every command
+//! shares, as clap arguments with environment variables. The other subcommands are the `cli`
+//! crate's.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/banshi.db";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "banshi",
-    version,
-    about = "办事: a self-hosted assistant for government services"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the HTTP server.
-    Serve(ServeConfig),
-    /// Search the guides (no server needed, writes nothing).
-    Search(SearchArgs),
-    /// Ask a question as a citizen would (no server needed, writes nothing).
-    Ask(AskArgs),
-    /// Knowledge base tools.
-    Knowledge {
-        #[command(subcommand)]
-        command: KnowledgeCommand,
-    },
-    /// Search index tools.
-    Index {
-        #[command(subcommand)]
-        command: IndexCommand,
-    },
-    /// Score retrieval and intents on a dataset (or `eval tickets`: ticket routing).
-    Eval(EvalArgs),
-    /// Train the intent and ticket-routing heads on the encoder (saved in the model cache).
-    Train(KnowledgeArgs),
-    /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
-    Bench(KnowledgeArgs),
-    /// 12345 ticket tools.
-    Ticket {
-        #[command(subcommand)]
-        command: TicketCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TicketCommand {
-    /// Classify messages: one per line in, one {"category", "department", "confidence"} per line out.
-    Classify {
-        #[arg(long)]
-        json: bool,
-        #[arg(long, value_name = "FILE")]
-        batch: PathBuf,
-        #[command(flatten)]
-        knowledge: KnowledgeArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum EvalCommand {
-    /// Ticket routing accuracy on labelled messages (JSONL with title, detail, label_l1).
-    ///
-    /// With `--cv K` instead of a dataset: K-fold cross-validation on our own examples,
-    /// comparing the classifiers.
-    Tickets {
-        #[arg(long, required_unless_present = "cv")]
-        dataset: Option<PathBuf>,
-        /// Cross-validate on `knowledge/data/ticket_examples.toml` with this many folds.
-        #[arg(long, conflicts_with = "dataset")]
-        cv: Option<usize>,
-        /// bayes, head or ensemble (the default; Bayes alone without the model).
-        #[arg(long, env = "BANSHI_TICKET_CLASSIFIER", default_value = "ensemble")]
-        classifier: bot::routing::Classifier,
-        #[command(flatten)]
-        knowledge: KnowledgeArgs,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KnowledgeCommand {
-    /// Validate every file; prints `path:line: reason`, exits non-zero on errors.
-    Check(KnowledgeArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum IndexCommand {
-    /// Build the index on disk and print its statistics.
-    Build {
-        #[command(flatten)]
-        knowledge: KnowledgeArgs,
-        /// Folder for the index files (emptied first).
-        #[arg(long, env = "BANSHI_INDEX_DIR", default_value = "data/index")]
-        index_dir: PathBuf,
-    },
-}
 
 #[derive(Debug, Clone, Args)]
 pub struct KnowledgeArgs {
@@ -176,8 +85,9 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "BANSHI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Secret for HS256 tokens (统一身份认证). Without one, the development provider signs
-    /// with a random secret of this process.
+    /// Secret for HS256 tokens (统一身份认证), at least 32 bytes. Without one, the development
+    /// provider signs with a random secret generated once and kept in the database, so
+    /// restarts and replicas keep their sessions.
     #[arg(long, env = "BANSHI_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// JWKS file with the identity provider's RS256 public keys.
@@ -189,26 +99,26 @@ pub struct ServeConfig {
     /// Working days a department has to rectify after a bad rating.
     #[arg(long, env = "BANSHI_RECTIFICATION_DAYS", default_value_t = 5)]
     pub rectification_days: u32,
-    /// Development identity provider (demo users, POST /api/v1/dev/login): auto = on when
-    /// listening on a loopback address, off otherwise.
-    #[arg(long, env = "BANSHI_DEV_LOGIN", value_enum, default_value_t = DevLogin::Auto)]
+    /// Development identity provider (demo users log in without a password through
+    /// POST /api/v1/dev/login): on only when asked for. Never on a public address.
+    #[arg(long, env = "BANSHI_DEV_LOGIN", value_enum, default_value_t = DevLogin::Off)]
     pub dev_login: DevLogin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DevLogin {
-    Auto,
     On,
     Off,
+    /// Kept so that an old `BANSHI_DEV_LOGIN=auto` still starts; it now means off (it used
+    /// to mean on whenever the server listened on loopback).
+    #[value(hide = true)]
+    Auto,
 }
 
 impl ServeConfig {
+    /// Only an explicit `--dev-login on` turns the development provider on.
     pub fn dev_login_enabled(&self) -> bool {
-        match self.dev_login {
-            DevLogin::On => true,
-            DevLogin::Off => false,
-            DevLogin::Auto => self.addr.ip().is_loopback(),
-        }
+        self.dev_login == DevLogin::On
     }
 }
 
@@ -216,50 +126,4 @@ impl ServeConfig {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct SearchArgs {
-    /// Print JSON: {"hits": [{"id", "title", "score"}]}.
-    #[arg(long)]
-    pub json: bool,
-    #[arg(long, default_value_t = 5)]
-    pub limit: usize,
-    #[command(flatten)]
-    pub knowledge: KnowledgeArgs,
-    pub query: String,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct AskArgs {
-    /// Print JSON: {"intent", "guides", "answer", "citations"}.
-    #[arg(long)]
-    pub json: bool,
-    /// Read one question per line from FILE and print one answer per line.
-    #[arg(long, value_name = "FILE", conflicts_with = "query")]
-    pub batch: Option<PathBuf>,
-    #[command(flatten)]
-    pub knowledge: KnowledgeArgs,
-    #[arg(required_unless_present = "batch")]
-    pub query: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct EvalArgs {
-    #[command(subcommand)]
-    pub command: Option<EvalCommand>,
-    /// JSONL dataset: {"query", "intent", "expected": [ids], "style"}.
-    #[arg(long, default_value = "evals/data/queries.jsonl")]
-    pub dataset: PathBuf,
-    #[command(flatten)]
-    pub knowledge: KnowledgeArgs,
-    /// Also list every miss.
-    #[arg(long)]
-    pub misses: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Print each case's retrieval features (TSV) instead of the report, for tuning.
-    #[arg(long)]
-    pub features: bool,
 }

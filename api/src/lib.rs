@@ -1,5 +1,6 @@
-//! The HTTP API (axum) and the pieces of the `banshi` binary: configuration, the shared
-//! state, the routes, and the background tasks (knowledge reload, transcript retention).
+//! The HTTP API (axum), a library: the server's configuration and start-up, identity, the
+//! shared state, the routes, and the background tasks (knowledge reload, transcript
+//! retention, the SLA sweep). The `banshi` binary is the `cli` crate's.
 //!
 //! Key design decision: only this crate knows HTTP and JSON wire shapes. The engine (corpus
 //! plus index) sits behind an `ArcSwap`, so a changed guide folder is rebuilt off to the side
@@ -7,12 +8,12 @@
 //! one, and there is never a moment without an index.
 
 pub mod auth;
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod routes;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod tasks;

@@ -137,6 +137,19 @@ impl AppState {
         AppState::with_auth(engine, store, requests_per_minute, auth)
     }
 
+    /// With the development identity provider signing with the secret kept in the database,
+    /// as `banshi serve --dev-login on` without a configured secret: every state built on the
+    /// same database accepts the others' tokens.
+    pub async fn with_stored_secret(
+        engine: impl Into<Arc<Engine>>,
+        store: Store,
+        requests_per_minute: u32,
+    ) -> anyhow::Result<AppState> {
+        let secret = crate::auth::stored_secret(&store).await?;
+        let auth = crate::auth::Auth::new(Some(&secret), None, true)?;
+        Ok(AppState::with_auth(engine, store, requests_per_minute, auth))
+    }
+
     pub fn with_auth(
         engine: impl Into<Arc<Engine>>,
         store: Store,

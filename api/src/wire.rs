@@ -225,3 +225,49 @@ pub struct TicketRef {
     /// Reply by (China time).
     pub deadline: String,
 }
+
+/// `POST /api/v1/staff/rectifications/{rating_id}` answer (documentation: the handler builds
+/// this shape with `json!`; the e2e tests check they agree).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RectificationBody {
+    pub rating_id: String,
+    /// open, verified, rectified, visited, appealed, appeal_upheld
+    pub state: String,
+    /// Rectify by (China time).
+    pub due: String,
+    /// Rectified by the due time; null until rectified.
+    pub on_time: Option<bool>,
+}
+
+/// `GET /api/v1/stats/ratings` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RatingStatsBody {
+    /// department, service, channel or month
+    pub by: String,
+    /// One group per department id, service id, channel or month (YYYY-MM).
+    pub groups: std::collections::BTreeMap<String, RatingGroup>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RatingGroup {
+    pub ratings: usize,
+    /// Share of ratings 4 or 5 (appeals upheld left out).
+    pub satisfaction_rate: f64,
+    pub bad: usize,
+    pub rectified: usize,
+    pub rectified_on_time: usize,
+}
+
+/// `GET /api/v1/stats/hotline` answer: 12345 KPIs over every ticket.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HotlineKpis {
+    pub tickets: usize,
+    /// Accepted within the response time.
+    pub response_rate: f64,
+    /// Replied.
+    pub resolution_rate: f64,
+    /// Replied within the deadline, of those replied.
+    pub on_time_rate: f64,
+    pub satisfaction_rate: f64,
+    pub supervised: usize,
+}

@@ -391,6 +391,8 @@ pub fn redact(url: &str) -> String {
 mod applications;
 mod idempotency;
 mod ratings;
+mod settings;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
 

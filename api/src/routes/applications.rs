@@ -77,8 +77,9 @@ pub async fn body(
 }
 
 /// The caller's own applications, newest first.
-#[utoipa::path(get, path = "/api/v1/applications", security(("bearer" = [])),
-    responses((status = 200, body = ApplicationList), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])),
+    responses((status = 200, body = ApplicationList, description = "newest first", example = super::examples::application_list),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in")))]
 pub async fn list(State(state): State<AppState>, AuthUser(user): AuthUser) -> ApiResult<Json<ApplicationList>> {
     let applications = state
         .store
@@ -94,9 +95,11 @@ pub async fn list(State(state): State<AppState>, AuthUser(user): AuthUser) -> Ap
 
 /// One of the caller's applications with its parts and history. Another person's
 /// application answers 404, exactly like one that does not exist.
-#[utoipa::path(get, path = "/api/v1/applications/{number}", security(("bearer" = [])),
-    params(("number" = String, Path)),
-    responses((status = 200, body = ApplicationBody), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/applications/{number}", tag = "applications", security(("bearer" = [])),
+    params(("number" = String, Path, description = "application number")),
+    responses((status = 200, body = ApplicationBody, example = super::examples::application_response),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such application, or another person's")))]
 pub async fn one(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -126,8 +129,10 @@ fn staff_department_matches(state: &AppState, user: &crate::auth::User, service_
 }
 
 /// The department's applications, oldest deadline first.
-#[utoipa::path(get, path = "/api/v1/staff/applications", security(("bearer" = [])),
-    responses((status = 200, body = ApplicationList), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/staff/applications", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = ApplicationList, example = super::examples::application_list),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in"),
+        (status = 403, body = crate::error::ErrorBody, description = "not department staff or admin")))]
 pub async fn queue(State(state): State<AppState>, AuthUser(user): AuthUser) -> ApiResult<Json<ApplicationList>> {
     let service_ids: Vec<String> = {
         let engine = state.engine.load();
@@ -168,10 +173,15 @@ pub struct TransitionRequest {
 
 /// Moves an application along the workflow (staff of its department, or the applicant
 /// resubmitting after 补正).
-#[utoipa::path(post, path = "/api/v1/staff/applications/{number}/transition", security(("bearer" = [])),
-    params(("number" = String, Path)), request_body = TransitionRequest,
-    responses((status = 200, body = ApplicationBody), (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/staff/applications/{number}/transition", tag = "staff", security(("bearer" = [])),
+    params(("number" = String, Path, description = "application number")),
+    request_body(content = TransitionRequest, example = super::examples::transition_request),
+    responses((status = 200, body = ApplicationBody, description = "the application after the step", example = super::examples::application_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body or unknown state", example = super::examples::error_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not staff of the application's department"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such application"),
+        (status = 409, body = crate::error::ErrorBody, description = "the workflow does not allow this step now"),
+        (status = 422, body = crate::error::ErrorBody, description = "a refusal, denial or 补正 without its reason")))]
 pub async fn transition(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -278,8 +288,11 @@ pub struct LoginRequest {
 }
 
 /// Development identity provider: a token for a seeded demo user (only when enabled).
-#[utoipa::path(post, path = "/api/v1/dev/login", request_body = LoginRequest,
-    responses((status = 200, body = TokenBody), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/dev/login", tag = "identity",
+    request_body(content = LoginRequest, example = super::examples::login_request),
+    responses((status = 200, body = TokenBody, description = "an HS256 token for 12 hours", example = super::examples::token_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body", example = super::examples::error_response),
+        (status = 404, body = crate::error::ErrorBody, description = "the development provider is off (--dev-login on), or no such demo user")))]
 pub async fn dev_login(
     State(state): State<AppState>,
     AppJson(request): AppJson<LoginRequest>,

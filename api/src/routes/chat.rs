@@ -16,14 +16,17 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Send a message; get the assistant's reply with citations (and the form, when filling one).
-#[utoipa::path(post, path = "/api/v1/chat", request_body = ChatRequest, security((), ("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", security((), ("bearer" = [])),
+    request_body(content = ChatRequest, example = super::examples::chat_request),
     responses(
-        (status = 200, body = ChatResponse),
-        (status = 400, body = crate::error::ErrorBody, description = "malformed JSON or session id"),
+        (status = 200, body = ChatResponse, description = "the reply, with citations", example = super::examples::chat_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed JSON (the message names the field) or session id", example = super::examples::error_response),
         (status = 401, body = crate::error::ErrorBody, description = "invalid token"),
         (status = 413, body = crate::error::ErrorBody, description = "body over 64 KiB"),
+        (status = 415, body = crate::error::ErrorBody, description = "not application/json"),
         (status = 422, body = crate::error::ErrorBody, description = "empty or over-long message"),
-        (status = 429, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "rate limited"),
+        (status = 503, body = crate::error::ErrorBody, description = "the session is being used elsewhere at the same moment"),
     ))]
 pub async fn chat(
     State(state): State<AppState>,

@@ -1,12 +1,12 @@
 //! `GET /api/v1/guides/{id}` and `GET /api/v1/search?q=`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::{ApiError, ApiResult, Code};
+use crate::error::{ApiError, ApiResult, AppQuery, Code};
 use crate::state::AppState;
 use crate::wire::SearchResponse;
 
@@ -17,8 +17,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One guide, whole, as stored in the knowledge base.
-#[utoipa::path(get, path = "/api/v1/guides/{id}", params(("id" = String, Path, description = "guide id")),
-    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/guides/{id}", tag = "guides", params(("id" = String, Path, description = "guide id")),
+    responses((status = 200, body = Object, description = "the guide as stored in the knowledge base", example = super::examples::guide_response),
+        (status = 404, body = crate::error::ErrorBody, description = "no such guide")))]
 pub async fn guide(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     let engine = state.engine.load();
     let guide = engine
@@ -37,11 +38,13 @@ pub struct SearchQuery {
 }
 
 /// Search the guides.
-#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
-    responses((status = 200, body = SearchResponse), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/search", tag = "guides", params(SearchQuery),
+    responses((status = 200, body = SearchResponse, example = super::examples::search_response),
+        (status = 400, body = crate::error::ErrorBody, description = "a malformed parameter (the message names it)", example = super::examples::error_response),
+        (status = 422, body = crate::error::ErrorBody, description = "empty or over-long q")))]
 pub async fn search(
     State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
+    AppQuery(query): AppQuery<SearchQuery>,
 ) -> ApiResult<Json<SearchResponse>> {
     let q = query.q.unwrap_or_default();
     let q = q.trim();

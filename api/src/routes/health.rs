@@ -15,7 +15,7 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health, description = "the process is up", example = super::examples::health_response)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -36,7 +36,9 @@ fn search_mode(state: &AppState) -> String {
     }
 }
 
-#[utoipa::path(get, path = "/readyz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Health, description = "ready: guides indexed, database reachable", example = super::examples::health_response),
+        (status = 503, body = Health, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let guides = state.engine.load().corpus.len();
     let database = match state.store.ping().await {

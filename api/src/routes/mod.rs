@@ -3,6 +3,7 @@
 
 mod applications;
 mod chat;
+mod examples;
 mod guides;
 mod health;
 pub mod idempotency;

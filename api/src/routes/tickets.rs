@@ -124,8 +124,9 @@ pub async fn body(state: &AppState, ticket: backend::Ticket, with_timeline: bool
 }
 
 /// The caller's own tickets.
-#[utoipa::path(get, path = "/api/v1/tickets", security(("bearer" = [])),
-    responses((status = 200, body = TicketList), (status = 401, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", security(("bearer" = [])),
+    responses((status = 200, body = TicketList, example = super::examples::ticket_list),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in")))]
 pub async fn list(State(state): State<AppState>, AuthUser(user): AuthUser) -> ApiResult<Json<TicketList>> {
     let mut tickets = Vec::new();
     for ticket in state.store.tickets_of(&user.id).await.map_err(ApiError::internal)? {
@@ -135,8 +136,11 @@ pub async fn list(State(state): State<AppState>, AuthUser(user): AuthUser) -> Ap
 }
 
 /// One ticket with its timeline; someone else's answers 404.
-#[utoipa::path(get, path = "/api/v1/tickets/{number}", security(("bearer" = [])), params(("number" = String, Path)),
-    responses((status = 200, body = TicketBody), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/tickets/{number}", tag = "tickets", security(("bearer" = [])),
+    params(("number" = String, Path, description = "ticket number")),
+    responses((status = 200, body = TicketBody, description = "with its timeline", example = super::examples::ticket_response),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such ticket, or not visible to the caller")))]
 pub async fn one(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -154,8 +158,14 @@ pub struct ConfirmRequest {
 }
 
 /// The citizen confirms the reply or reopens the ticket.
-#[utoipa::path(post, path = "/api/v1/tickets/{number}/confirm", security(("bearer" = [])), params(("number" = String, Path)),
-    request_body = ConfirmRequest, responses((status = 200, body = TicketBody), (status = 409, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/tickets/{number}/confirm", tag = "tickets", security(("bearer" = [])),
+    params(("number" = String, Path, description = "ticket number")),
+    request_body(content = ConfirmRequest, example = super::examples::confirm_request),
+    responses((status = 200, body = TicketBody, example = super::examples::ticket_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body", example = super::examples::error_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not the citizen who filed it"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such ticket"),
+        (status = 409, body = crate::error::ErrorBody, description = "nothing to confirm yet")))]
 pub async fn confirm(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -168,8 +178,10 @@ pub async fn confirm(
 }
 
 /// The department's open tickets (lead or co-handler), nearest deadline first.
-#[utoipa::path(get, path = "/api/v1/staff/tickets", security(("bearer" = [])),
-    responses((status = 200, body = TicketList), (status = 403, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/staff/tickets", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = TicketList, description = "nearest deadline first", example = super::examples::ticket_list),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in"),
+        (status = 403, body = crate::error::ErrorBody, description = "not department staff")))]
 pub async fn queue(State(state): State<AppState>, AuthUser(user): AuthUser) -> ApiResult<Json<TicketList>> {
     let mut tickets = Vec::new();
     for ticket in service::tickets::queue(&state, &user).await? {
@@ -191,10 +203,15 @@ pub struct ActionRequest {
 }
 
 /// A staff action on a ticket.
-#[utoipa::path(post, path = "/api/v1/staff/tickets/{number}/action", security(("bearer" = [])), params(("number" = String, Path)),
-    request_body = ActionRequest,
-    responses((status = 200, body = TicketBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
-        (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/staff/tickets/{number}/action", tag = "staff", security(("bearer" = [])),
+    params(("number" = String, Path, description = "ticket number")),
+    request_body(content = ActionRequest, example = super::examples::action_request),
+    responses((status = 200, body = TicketBody, description = "the ticket after the action", example = super::examples::ticket_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body, unknown action or department", example = super::examples::error_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not the lead (or a summoned) department"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such ticket"),
+        (status = 409, body = crate::error::ErrorBody, description = "not allowed in the ticket's state"),
+        (status = 422, body = crate::error::ErrorBody, description = "the action needs its text (reason, reply, question)")))]
 pub async fn action(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -237,9 +254,14 @@ pub struct RatingBody {
 }
 
 /// 好差评: rate an application, a ticket or a conversation (once; changeable for a while).
-#[utoipa::path(post, path = "/api/v1/ratings", security(("bearer" = [])), request_body = RatingRequestBody,
-    responses((status = 200, body = RatingBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/ratings", tag = "ratings", security(("bearer" = [])),
+    request_body(content = RatingRequestBody, example = super::examples::rating_request),
+    responses((status = 200, body = RatingBody, description = "stored; a bad rating opens a rectification", example = super::examples::rating_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body, level or target kind", example = super::examples::error_response),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such application or ticket of the caller's"),
+        (status = 409, body = crate::error::ErrorBody, description = "the window for changing the rating has passed"),
+        (status = 422, body = crate::error::ErrorBody, description = "a bad rating without a reason")))]
 pub async fn rate(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -288,8 +310,15 @@ pub struct RectifyRequest {
 }
 
 /// A step of a bad rating's rectification.
-#[utoipa::path(post, path = "/api/v1/staff/rectifications/{rating_id}", security(("bearer" = [])), params(("rating_id" = String, Path)),
-    request_body = RectifyRequest, responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/staff/rectifications/{rating_id}", tag = "staff", security(("bearer" = [])),
+    params(("rating_id" = String, Path, description = "the bad rating's id")),
+    request_body(content = RectifyRequest, example = super::examples::rectify_request),
+    responses((status = 200, body = crate::wire::RectificationBody, example = super::examples::rectify_response),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed body", example = super::examples::error_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not the department's staff (appeals: admin)"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such rectification"),
+        (status = 409, body = crate::error::ErrorBody, description = "not allowed in the rectification's state"),
+        (status = 422, body = crate::error::ErrorBody, description = "empty text")))]
 pub async fn rectify(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -310,7 +339,10 @@ pub struct StatsQuery {
 }
 
 /// Satisfaction statistics: ratings, satisfaction rate, bad ratings, rectified on time.
-#[utoipa::path(get, path = "/api/v1/stats/ratings", security(("bearer" = [])), params(StatsQuery), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/stats/ratings", tag = "stats", security(("bearer" = [])), params(StatsQuery),
+    responses((status = 200, body = crate::wire::RatingStatsBody, example = super::examples::rating_stats_response),
+        (status = 400, body = crate::error::ErrorBody, description = "unknown grouping", example = super::examples::error_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not staff, agent or admin")))]
 pub async fn rating_stats(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -334,7 +366,9 @@ pub async fn rating_stats(
 }
 
 /// Hotline KPIs: response, resolution, satisfaction and on-time rates.
-#[utoipa::path(get, path = "/api/v1/stats/hotline", security(("bearer" = [])), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/stats/hotline", tag = "stats", security(("bearer" = [])),
+    responses((status = 200, body = crate::wire::HotlineKpis, example = super::examples::hotline_response),
+        (status = 403, body = crate::error::ErrorBody, description = "not staff, agent or admin")))]
 pub async fn hotline_kpis(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,

@@ -27,7 +27,7 @@ pub fn engine() -> Arc<bot::Engine> {
 
 /// The app's state with a fixed signing secret, so tokens survive a simulated restart.
 pub fn state(store: backend::Store) -> AppState {
-    let auth = api::auth::Auth::new(Some("e2e-secret"), None, true).expect("auth");
+    let auth = api::auth::Auth::new(Some("e2e-secret-e2e-secret-e2e-secret!"), None, true).expect("auth");
     AppState::with_auth(engine(), store, 10_000, auth)
 }
 

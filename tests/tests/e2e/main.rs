@@ -7,3 +7,4 @@ mod corpus;
 mod forms;
 mod reload;
 mod tickets;
+mod wire;

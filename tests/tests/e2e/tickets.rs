@@ -13,7 +13,7 @@ use crate::forms::{Conversation, authed_get, login};
 
 const DAY: i64 = 86_400_000;
 
-async fn post(app: &axum::Router, uri: &str, token: &str, body: serde_json::Value) -> Response {
+pub async fn post(app: &axum::Router, uri: &str, token: &str, body: serde_json::Value) -> Response {
     let request = Request::post(uri)
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
@@ -50,7 +50,7 @@ async fn setup(db: TestDb) -> Setup {
     }
 }
 
-async fn file_complaint(chat: &mut Conversation<'_>) -> String {
+pub async fn file_complaint(chat: &mut Conversation<'_>) -> String {
     chat.say("我要投诉，滨江区江滨路上的一家烧烤店每天晚上油烟很大，熏得整栋楼都是味道")
         .await;
     chat.say("滨江区江滨路88号").await;

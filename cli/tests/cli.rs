@@ -112,3 +112,81 @@ fn serve_refuses_a_taken_port_and_a_bad_database_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("无法打开数据库"), "{stderr}");
 }
+
+#[test]
+fn serve_refuses_a_short_jwt_secret_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let output = banshi(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &db,
+        "--mode",
+        "bm25",
+        "--jwt-secret",
+        "change-me",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("身份认证配置无效") && stderr.contains("has 9 bytes; at least 32"),
+        "{stderr}"
+    );
+}
+
+/// Starts `banshi serve` on a free port and returns its log up to "banshi listening".
+fn serve_log(extra: &[&str]) -> String {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_banshi"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--mode",
+            "bm25",
+        ])
+        .args(["--reload-interval-secs", "0", "--log-format", "text"])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "BANSHI_KNOWLEDGE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data"),
+        )
+        .env("BANSHI_LOG", "info")
+        .env_remove("BANSHI_DEV_LOGIN")
+        .env_remove("BANSHI_JWT_SECRET")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("banshi serve starts");
+    let mut log = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("banshi listening") {
+            break;
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert!(log.contains("banshi listening"), "{log}");
+    log
+}
+
+#[test]
+fn dev_login_is_off_by_default_and_loud_when_on() {
+    let quiet = serve_log(&[]);
+    assert!(!quiet.contains("DEVELOPMENT LOGIN"), "{quiet}");
+
+    let loud = serve_log(&["--dev-login", "on"]);
+    let n_banner_lines = loud.lines().filter(|l| l.contains("WARN") && l.contains('#')).count();
+    assert!(n_banner_lines >= 5, "a multi-line banner: {loud}");
+    assert!(loud.contains("DEVELOPMENT LOGIN IS ON"), "{loud}");
+}

@@ -1,16 +1,22 @@
-//! The `banshi` binary: the server and the offline tools (search, ask, check, index, eval).
+//! The `banshi` binary: the server (the `api` crate's `server::run`) and the offline tools
+//! (search, ask, knowledge check, index build, eval, train, bench, ticket classify).
+//!
+//! Key design decision: the server crate stays a library without the evaluation harness or
+//! the benchmark (which compiles C with gcc at run time); this crate puts them together into
+//! one binary.
+
+mod args;
+mod bench;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use api::config::{
-    AskArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeArgs, KnowledgeCommand, LogFormat, SearchArgs,
-    ServeConfig, TicketCommand,
-};
-use api::state::{AppState, KnowledgeSource, load_engine, load_model};
+use api::config::{KnowledgeArgs, LogFormat, ServeConfig};
+use api::state::{load_engine, load_model};
 use api::wire::{AskOutput, SearchResponse};
+use args::{AskArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeCommand, SearchArgs, TicketCommand};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -47,7 +53,7 @@ fn main() -> ExitCode {
         },
         Command::Eval(args) => eval(args),
         Command::Train(args) => train(&args),
-        Command::Bench(args) => api::bench::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Ticket {
             command: TicketCommand::Classify { json, batch, knowledge },
         } => classify(json, &batch, &knowledge),
@@ -91,79 +97,7 @@ fn engine(args: &KnowledgeArgs) -> anyhow::Result<bot::Engine> {
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
-        let knowledge = config.knowledge.clone();
-        let model = tokio::task::spawn_blocking(move || load_model(&knowledge.model_dir(), knowledge.mode, knowledge.fusion)).await?;
-        let source = KnowledgeSource {
-            dir: config.knowledge.dir(),
-            strict: config.strict,
-            index: index_config(&config.knowledge),
-            model,
-        };
-        let started = Instant::now();
-        let fingerprint = source.fingerprint();
-        let loader = source.clone();
-        let engine = tokio::task::spawn_blocking(move || loader.load())
-            .await?
-            .with_context(|| format!("无法加载知识库 {}", source.dir.display()))?;
-        tracing::info!(n_guides = engine.corpus.len(), dir = %source.dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "knowledge loaded");
-        match engine.semantic.is_some() {
-            true => tracing::info!(mode = ?engine.default_mode(), fusion = ?engine.fusion, "search: encoder loaded"),
-            false => tracing::warn!("search: BM25 only (degraded: no encoder); /readyz says so"),
-        }
-        let store = backend::Store::open(&config.database_url)
-            .await
-            .with_context(|| format!("无法打开数据库 {}", backend::redact(&config.database_url)))?;
-        tracing::info!(database = ?store.kind(), "database ready");
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .with_context(|| format!("无法监听 {}（端口可能已被占用）", config.addr))?;
-        let dev_login = config.dev_login_enabled();
-        let secret = config.jwt_secret.clone().or_else(|| dev_login.then(|| uuid::Uuid::new_v4().to_string()));
-        let auth = api::auth::Auth::new(secret.as_deref(), config.jwks_file.as_deref(), dev_login)?;
-        if dev_login {
-            let departments: Vec<String> = engine.corpus.departments.iter().map(|d| d.id.clone()).collect();
-            let n_users = api::demo::seed(&store, &departments).await?;
-            tracing::warn!(n_users, "development identity provider on: demo users can log in without a password");
-        }
-        let mut state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
-        state.rating_window_days = config.rating_window_days;
-        state.rectification_days = config.rectification_days;
-        if config.reload_interval_secs > 0 {
-            tokio::spawn(api::tasks::reload_knowledge(
-                state.clone(),
-                source,
-                fingerprint,
-                Duration::from_secs(config.reload_interval_secs),
-            ));
-        }
-        tokio::spawn(api::tasks::purge_old_sessions(state.clone(), config.retention_days));
-        tokio::spawn(api::tasks::sweep_sla(state.clone(), Duration::from_secs(60)));
-        tracing::info!(addr = %config.addr, "banshi listening");
-        let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-        store.close().await;
-        tracing::info!("banshi stopped");
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    runtime.block_on(api::server::run(config))
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use models::{Encoder, TextKind};
 
-use crate::config::KnowledgeArgs;
+use api::config::KnowledgeArgs;
 
 const SERVICES: [&str; 20] = [
     "居住证",
@@ -176,7 +176,7 @@ pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
     // `ask` end to end on the engine the server runs, with questions it has not seen (no
     // query-cache hits): embedding, BM25, fusion, the intent head and the composed answer.
     let started = Instant::now();
-    let engine = crate::state::load_engine(
+    let engine = api::state::load_engine(
         &args.dir(),
         false,
         index::IndexConfig {
@@ -184,7 +184,7 @@ pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
             ..index::IndexConfig::default()
         },
         None,
-        crate::state::load_model(&model_dir, args.mode, args.fusion).as_ref(),
+        api::state::load_model(&model_dir, args.mode, args.fusion).as_ref(),
     )?;
     println!(
         "engine build       {:.0} ms (guides indexed and embedded, heads loaded or trained)",

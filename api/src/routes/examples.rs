@@ -1,0 +1,166 @@
+//! Examples for the OpenAPI document, one function per request or response, referenced from
+//! the handlers' `#[utoipa::path]` attributes. Values are those of the sample corpus and the
+//! demo users.
+
+use serde_json::{Value, json};
+
+pub fn chat_request() -> Value {
+    json!({ "message": "驾照快到期了怎么换" })
+}
+
+pub fn chat_response() -> Value {
+    json!({
+        "session_id": "5b0f3c8e-8f6b-4d8e-9a59-3d1f4c2b7a10",
+        "intent": "service",
+        "reply": {
+            "text": "【机动车驾驶证有效期满换证】驾驶证有效期满前 90 日内申请换证……[1]",
+            "citations": [{ "guide_id": "driving-license-renewal", "section": "summary" }],
+            "quick_replies": ["需要哪些材料", "要多少钱", "在哪里办"]
+        },
+        "guides": [{ "id": "driving-license-renewal", "title": "机动车驾驶证有效期满换证", "score": 12.4 }],
+        "form": null,
+        "application": null,
+        "ticket": null
+    })
+}
+
+pub fn search_response() -> Value {
+    json!({ "hits": [{
+        "id": "housing-fund-loan",
+        "title": "住房公积金贷款",
+        "score": 9.8,
+        "snippet": "缴存职工申请<b>住房公积金</b><b>贷款</b>……"
+    }] })
+}
+
+pub fn guide_response() -> Value {
+    json!({
+        "id": "passport",
+        "title": "普通护照申请",
+        "summary": "中国公民因私出国（境）需要普通护照的，可申请首次签发……",
+        "aliases": ["办护照", "换护照", "补办护照"],
+        "audience": "个人",
+        "department": "exit-entry",
+        "kind": "service",
+        "cross_province": true,
+        "steps": ["网上预约", "窗口采集指纹和照片", "领取护照"]
+    })
+}
+
+pub fn health_response() -> Value {
+    json!({ "status": "ready", "guides": 42, "database": "sqlite", "search": "hybrid" })
+}
+
+pub fn login_request() -> Value {
+    json!({ "user": "citizen-1" })
+}
+
+pub fn token_response() -> Value {
+    json!({ "token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjaXRpemVuLTEifQ.c2lnbmF0dXJl" })
+}
+
+fn application() -> Value {
+    json!({
+        "number": "BJ20250301000001",
+        "service_id": "id-card-renewal",
+        "title": "居民身份证到期换领",
+        "state": "accepted",
+        "state_label": "已受理",
+        "next_step": "部门审核中，请留意短信通知",
+        "deadline": "2025-03-14",
+        "note": null,
+        "fields": { "name": "张明", "id_number": "330102198803151234" },
+        "materials": [{ "name": "居民户口簿", "status": "免于提交" }],
+        "parts": [],
+        "events": [{ "actor": "staff-public-security", "from": "submitted", "to": "accepted", "reason": null, "at": 1740787200000_i64 }],
+        "created_at": 1740700800000_i64
+    })
+}
+
+pub fn application_response() -> Value {
+    application()
+}
+
+pub fn application_list() -> Value {
+    json!({ "applications": [application()] })
+}
+
+pub fn transition_request() -> Value {
+    json!({ "to": "correction_requested", "reason": "请补充近期免冠照片一张（一次性告知，其余材料齐全）" })
+}
+
+fn ticket() -> Value {
+    json!({
+        "number": "GD20250301000007",
+        "kind": "投诉",
+        "category": "城乡建设",
+        "department": "housing",
+        "state": "accepted",
+        "state_label": "部门已签收",
+        "summary": "小区施工夜间噪音扰民",
+        "location": "示范市中山区民生路100号",
+        "urgent": false,
+        "response_due": "2025-03-03 17:30",
+        "deadline": "2025-03-14 17:30",
+        "supervised": false,
+        "reply": null,
+        "co_handlers": [],
+        "timeline": [{ "at": "2025-03-01 10:02", "actor": "staff-housing", "action": "accept", "from": "dispatched", "to": "accepted", "note": null }]
+    })
+}
+
+pub fn ticket_response() -> Value {
+    ticket()
+}
+
+pub fn ticket_list() -> Value {
+    json!({ "tickets": [ticket()] })
+}
+
+pub fn confirm_request() -> Value {
+    json!({ "solved": false, "reason": "施工仍在夜间进行" })
+}
+
+pub fn action_request() -> Value {
+    json!({ "action": "reply", "text": "已责令施工单位夜间停工，并安排专人巡查。" })
+}
+
+pub fn rating_request() -> Value {
+    json!({
+        "target_kind": "application",
+        "target_id": "BJ20250301000001",
+        "level": 2,
+        "tags": ["办理时间长"],
+        "comment": "等了两周才受理",
+        "channel": "web"
+    })
+}
+
+pub fn rating_response() -> Value {
+    json!({ "id": "r-7f3a", "level": 2, "level_label": "不满意", "changed": false, "rectification_due": "2025-03-10 17:30" })
+}
+
+pub fn rectify_request() -> Value {
+    json!({ "step": "verified", "text": "经核实，受理环节确有延误。" })
+}
+
+pub fn rectify_response() -> Value {
+    json!({ "rating_id": "r-7f3a", "state": "verified", "due": "2025-03-10 17:30", "on_time": null })
+}
+
+pub fn rating_stats_response() -> Value {
+    json!({ "by": "department", "groups": { "public-security": {
+        "ratings": 12, "satisfaction_rate": 0.917, "bad": 1, "rectified": 1, "rectified_on_time": 1
+    } } })
+}
+
+pub fn hotline_response() -> Value {
+    json!({
+        "tickets": 30, "response_rate": 0.9, "resolution_rate": 0.8, "on_time_rate": 0.95,
+        "satisfaction_rate": 0.88, "supervised": 2
+    })
+}
+
+pub fn error_response() -> Value {
+    json!({ "error": { "code": "bad_request", "message": "字段 message 应为文字，收到的是数字。" } })
+}

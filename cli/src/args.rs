@@ -1,0 +1,167 @@
+//! The `banshi` command line: every subcommand and its arguments. The server's own
+//! configuration (`ServeConfig`) and the shared knowledge options live in `api::config`.
+
+use std::path::PathBuf;
+
+use api::config::{KnowledgeArgs, ServeConfig};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "banshi",
+    version,
+    about = "办事: a self-hosted assistant for government services"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeConfig),
+    /// Search the guides (no server needed, writes nothing).
+    Search(SearchArgs),
+    /// Ask a question as a citizen would (no server needed, writes nothing).
+    Ask(AskArgs),
+    /// Knowledge base tools.
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCommand,
+    },
+    /// Search index tools.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Score retrieval and intents on a dataset (or `eval tickets`: ticket routing).
+    Eval(EvalArgs),
+    /// Train the intent and ticket-routing heads on the encoder (saved in the model cache).
+    Train(KnowledgeArgs),
+    /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
+    Bench(KnowledgeArgs),
+    /// 12345 ticket tools.
+    Ticket {
+        #[command(subcommand)]
+        command: TicketCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCommand {
+    /// Classify messages: one per line in, one {"category", "department", "confidence"} per line out.
+    Classify {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_name = "FILE")]
+        batch: PathBuf,
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Ticket routing accuracy on labelled messages (JSONL with title, detail, label_l1).
+    ///
+    /// With `--cv K` instead of a dataset: K-fold cross-validation on our own examples,
+    /// comparing the classifiers.
+    Tickets {
+        #[arg(long, required_unless_present = "cv")]
+        dataset: Option<PathBuf>,
+        /// Cross-validate on `knowledge/data/ticket_examples.toml` with this many folds.
+        #[arg(long, conflicts_with = "dataset")]
+        cv: Option<usize>,
+        /// bayes, head or ensemble (the default; Bayes alone without the model).
+        #[arg(long, env = "BANSHI_TICKET_CLASSIFIER", default_value = "ensemble")]
+        classifier: bot::routing::Classifier,
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Validate every file; prints `path:line: reason`, exits non-zero on errors.
+    Check(KnowledgeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Build the index on disk and print its statistics.
+    Build {
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+        /// Folder for the index files (emptied first).
+        #[arg(long, env = "BANSHI_INDEX_DIR", default_value = "data/index")]
+        index_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    /// Print JSON: {"hits": [{"id", "title", "score"}]}.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    pub query: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// Print JSON: {"intent", "guides", "answer", "citations"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Read one question per line from FILE and print one answer per line.
+    #[arg(long, value_name = "FILE", conflicts_with = "query")]
+    pub batch: Option<PathBuf>,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    #[arg(required_unless_present = "batch")]
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// JSONL dataset: {"query", "intent", "expected": [ids], "style"}.
+    #[arg(long, default_value = "evals/data/queries.jsonl")]
+    pub dataset: PathBuf,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
+    /// Also list every miss.
+    #[arg(long)]
+    pub misses: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print each case's retrieval features (TSV) instead of the report, for tuning.
+    #[arg(long)]
+    pub features: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_config(args: &[&str]) -> ServeConfig {
+        let cli = Cli::try_parse_from(["banshi", "serve"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Serve(config) => config,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn dev_login_is_on_only_when_asked_for() {
+        // Loopback used to turn it on by itself.
+        assert!(!serve_config(&["--addr", "127.0.0.1:8080", "--dev-login", "off"]).dev_login_enabled());
+        assert!(!serve_config(&["--addr", "127.0.0.1:8080", "--dev-login", "auto"]).dev_login_enabled());
+        assert!(serve_config(&["--addr", "0.0.0.0:8080", "--dev-login", "on"]).dev_login_enabled());
+    }
+}
