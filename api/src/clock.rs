@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-
 pub trait Clock: Send + Sync {
     /// Unix milliseconds.
     fn now(&self) -> i64;

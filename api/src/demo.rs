@@ -166,10 +166,10 @@ pub async fn seed(store: &backend::Store, department_ids: &[String]) -> backend:
         store
             .upsert_user(
                 &backend::User {
-                id: user.id.clone(),
-                kind: kind.into(),
-                name: user.name.clone(),
-                department: user.department.clone(),
+                    id: user.id.clone(),
+                    kind: kind.into(),
+                    name: user.name.clone(),
+                    department: user.department.clone(),
                 },
                 now,
             )

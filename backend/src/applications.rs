@@ -360,7 +360,16 @@ impl Store {
         .bind(number)
         .execute(tx.conn())
         .await?;
-        insert_event(tx.conn(), number, actor, current.state.as_str(), to.as_str(), reason, now).await?;
+        insert_event(
+            tx.conn(),
+            number,
+            actor,
+            current.state.as_str(),
+            to.as_str(),
+            reason,
+            now,
+        )
+        .await?;
         let updated = fetch_application(tx.conn(), number)
             .await?
             .ok_or_else(|| Error::NotFound(number.to_string()))?;

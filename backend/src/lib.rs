@@ -310,7 +310,9 @@ impl Store {
     /// nothing. Returns the session's new version.
     pub async fn save_turn(&self, turn: &Turn<'_>) -> Result<i64> {
         let mut tx = self.begin().await?;
-        let version = tx.claim_session(turn.session_id, turn.user_id, turn.expected_version, turn.now).await?;
+        let version = tx
+            .claim_session(turn.session_id, turn.user_id, turn.expected_version, turn.now)
+            .await?;
         tx.finish_turn(turn).await?;
         tx.commit().await?;
         Ok(version)

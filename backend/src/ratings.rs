@@ -275,6 +275,37 @@ impl Store {
 }
 
 impl crate::Tx {
+    async fn existing_rating(&mut self, new: &NewRating) -> Result<Option<Rating>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RATING_COLUMNS} FROM ratings WHERE target_kind = $1 AND target_id = $2 AND citizen_id = $3"
+        ))
+        .bind(&new.target_kind)
+        .bind(&new.target_id)
+        .bind(&new.citizen_id)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(rating_from_row).transpose()
+    }
+
+    /// Changes a citizen's earlier rating while the window is open.
+    async fn change_rating(&mut self, new: &NewRating, old: Rating, window_ms: i64, now: i64) -> Result<String> {
+        if now - old.created_at > window_ms {
+            return Err(Error::InvalidTransition {
+                from: "rated",
+                to: "changed_after_window",
+            });
+        }
+        sqlx::query("UPDATE ratings SET level = $1, tags = $2, comment = $3, updated_at = $4 WHERE id = $5")
+            .bind(new.level)
+            .bind(new.tags.join("|"))
+            .bind(&new.comment)
+            .bind(now)
+            .bind(&old.id)
+            .execute(self.conn())
+            .await?;
+        Ok(old.id)
+    }
+
     /// Rates a target. A second rating of the same target by the same citizen changes the
     /// first while `now` is within `window_ms` of it, and is refused after. A bad rating opens
     /// a rectification due at `rectification_due`. Returns the rating and whether it was new.
@@ -293,36 +324,15 @@ impl crate::Tx {
             .bind(&new.citizen_id)
             .execute(self.conn())
             .await?;
-        let existing = sqlx::query(&format!(
-            "SELECT {RATING_COLUMNS} FROM ratings WHERE target_kind = $1 AND target_id = $2 AND citizen_id = $3"
-        ))
-        .bind(&new.target_kind)
-        .bind(&new.target_id)
-        .bind(&new.citizen_id)
-        .fetch_optional(self.conn())
-        .await?;
-        let (id, created) = match existing.as_ref().map(rating_from_row).transpose()? {
-            Some(old) => {
-                if now - old.created_at > window_ms {
-                    return Err(Error::InvalidTransition {
-                        from: "rated",
-                        to: "changed_after_window",
-                    });
-                }
-                sqlx::query("UPDATE ratings SET level = $1, tags = $2, comment = $3, updated_at = $4 WHERE id = $5")
-                    .bind(new.level)
-                    .bind(new.tags.join("|"))
-                    .bind(&new.comment)
-                    .bind(now)
-                    .bind(&old.id)
-                    .execute(self.conn())
-                    .await?;
-                (old.id, false)
-            }
+        let (id, created) = match self.existing_rating(new).await? {
+            Some(old) => (self.change_rating(new, old, window_ms, now).await?, false),
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
+                // A concurrent first rating of the same target by the same citizen waits for
+                // ours (or we for it) on the unique index; the loser changes the winner's.
                 let inserted = sqlx::query(&format!(
-                    "INSERT INTO ratings ({RATING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11)"
+                    "INSERT INTO ratings ({RATING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11) \
+                     ON CONFLICT (target_kind, target_id, citizen_id) DO NOTHING"
                 ))
                 .bind(&id)
                 .bind(&new.target_kind)
@@ -336,14 +346,16 @@ impl crate::Tx {
                 .bind(&new.service_id)
                 .bind(now)
                 .execute(self.conn())
-                .await;
-                if let Err(sqlx::Error::Database(err)) = &inserted
-                    && err.is_unique_violation()
-                {
-                    return Err(Error::Conflict(new.target_id.clone()));
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    (id, true)
+                } else {
+                    let old = self
+                        .existing_rating(new)
+                        .await?
+                        .ok_or_else(|| Error::Conflict(new.target_id.clone()))?;
+                    (self.change_rating(new, old, window_ms, now).await?, false)
                 }
-                inserted?;
-                (id, true)
             }
         };
         if new.level <= 2 {

@@ -411,10 +411,12 @@ impl crate::Tx {
     /// idempotency key (the turn that filed it) is returned instead of a second one.
     pub async fn create_ticket(&mut self, new: &NewTicket, now: i64) -> Result<Ticket> {
         if let Some(key) = &new.idempotency_key {
-            let row = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE idempotency_key = $1"))
-                .bind(key)
-                .fetch_optional(self.conn())
-                .await?;
+            let row = sqlx::query(&format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE idempotency_key = $1"
+            ))
+            .bind(key)
+            .fetch_optional(self.conn())
+            .await?;
             if let Some(row) = row {
                 return ticket_from_row(&row);
             }
@@ -618,7 +620,17 @@ impl crate::Tx {
         .execute(self.conn())
         .await?;
         let state = current.state.as_str();
-        ticket_event(self.conn(), number, actor, "summon", state, state, Some(department), now).await?;
+        ticket_event(
+            self.conn(),
+            number,
+            actor,
+            "summon",
+            state,
+            state,
+            Some(department),
+            now,
+        )
+        .await?;
         notify(
             self.conn(),
             &format!("dept:{department}"),
@@ -631,7 +643,14 @@ impl crate::Tx {
     }
 
     /// A co-handling department accepts (`accepted`) or reports back (`replied`).
-    pub async fn coop_step(&mut self, number: &str, department: &str, to: &str, note: Option<&str>, now: i64) -> Result<()> {
+    pub async fn coop_step(
+        &mut self,
+        number: &str,
+        department: &str,
+        to: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         let current = self.lock_ticket(number).await?;
         let updated = sqlx::query(
             "UPDATE ticket_coops SET state = $1, note = COALESCE($2, note) WHERE number = $3 AND department = $4",

@@ -135,6 +135,13 @@ pub fn respond(
         }
         next.rating = None;
     }
+    // The answer to “which of these?” (a bare “2” is a choice here, not two stars).
+    if !state.candidates.is_empty()
+        && let Some(id) = pick_candidate(engine, &state.candidates, message)
+    {
+        next.candidates.clear();
+        return Ok(answer_guide(engine, next, &id, focus, message));
+    }
     // “投诉已经解决了，谢谢”: the citizen's own request is done; no new complaint, no status list.
     let has_ticket = state.rateable.as_ref().is_some_and(|(kind, _)| kind == "ticket");
     if signals.decided != Some(Intent::Rating)
@@ -167,12 +174,6 @@ pub fn respond(
         return Ok(start_form(engine, context, next, &form));
     }
 
-    if !state.candidates.is_empty()
-        && let Some(id) = pick_candidate(engine, &state.candidates, message)
-    {
-        next.candidates.clear();
-        return Ok(answer_guide(engine, next, &id, focus, message));
-    }
     next.candidates.clear();
 
     if let Some(intent) = signals.decided {

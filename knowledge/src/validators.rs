@@ -11,8 +11,6 @@
 //! Every validator accepts full-width characters (`１２３`, `Ｘ`, `，`), since a Chinese input
 //! method produces them as often as half-width ones.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::{Deserialize, Serialize};
 
 /// Which validator a form field uses; named in snake_case in form definitions.
@@ -717,42 +715,21 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
-/// Today in China Standard Time (UTC+8, no daylight saving): a birth date is "in the future"
-/// by the citizen's calendar, not the server's.
+/// Today in China Standard Time: a birth date is "in the future" by the citizen's calendar,
+/// not the server's. (A validator has no clock of its own to be given; the date arithmetic is
+/// `crate::time`'s.)
 fn today_in_china() -> Ymd {
-    // A clock before 1970 is a broken machine; 1970-01-01 then only makes the check stricter.
-    let unix_secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    china_date(unix_secs)
+    china_date(chrono::Utc::now().timestamp_millis())
 }
 
-/// The date in China Standard Time `unix_secs` seconds after the Unix epoch.
-fn china_date(unix_secs: u64) -> Ymd {
-    const CHINA_OFFSET_SECS: u64 = 8 * 3600;
-    civil_from_days(((unix_secs + CHINA_OFFSET_SECS) / 86_400) as i64)
-}
-
-/// The date `days` days after 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> Ymd {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153; // 0 = March
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+/// The date in China at unix milliseconds `millis`.
+fn china_date(millis: i64) -> Ymd {
+    use chrono::Datelike;
+    let date = crate::time::today(millis);
     Ymd {
-        year: year as i32,
-        month: month as u32,
-        day: day as u32,
+        year: date.year(),
+        month: date.month(),
+        day: date.day(),
     }
 }
 
@@ -1234,42 +1211,10 @@ mod tests {
     }
 
     #[test]
-    fn civil_from_days_known_dates() {
-        assert_eq!(
-            civil_from_days(0),
-            Ymd {
-                year: 1970,
-                month: 1,
-                day: 1
-            }
-        );
-        assert_eq!(
-            civil_from_days(11_016),
-            Ymd {
-                year: 2000,
-                month: 2,
-                day: 29
-            }
-        );
-        assert_eq!(
-            civil_from_days(19_723),
-            Ymd {
-                year: 2024,
-                month: 1,
-                day: 1
-            }
-        );
-        assert_eq!(
-            civil_from_days(-1),
-            Ymd {
-                year: 1969,
-                month: 12,
-                day: 31
-            }
-        );
+    fn china_dates_turn_at_beijing_midnight() {
         // 2026-03-04T16:00:00Z is midnight in Beijing: the citizen's day has already turned.
         assert_eq!(
-            china_date(1_772_640_000 - 1),
+            china_date(1_772_640_000_000 - 1),
             Ymd {
                 year: 2026,
                 month: 3,
@@ -1277,7 +1222,7 @@ mod tests {
             }
         );
         assert_eq!(
-            china_date(1_772_640_000),
+            china_date(1_772_640_000_000),
             Ymd {
                 year: 2026,
                 month: 3,

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
-use crate::service;
-use knowledge::time::show;
 use crate::error::{ApiError, ApiResult, AppJson, Code};
+use crate::service;
 use crate::state::AppState;
+use knowledge::time::show;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -172,8 +172,7 @@ pub async fn confirm(
     Path(number): Path<String>,
     AppJson(request): AppJson<ConfirmRequest>,
 ) -> ApiResult<Json<TicketBody>> {
-    let updated =
-        service::tickets::confirm(&state, &user, &number, request.solved, request.reason.as_deref()).await?;
+    let updated = service::tickets::confirm(&state, &user, &number, request.solved, request.reason.as_deref()).await?;
     Ok(Json(body(&state, updated, true).await?))
 }
 

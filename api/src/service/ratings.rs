@@ -48,7 +48,10 @@ pub async fn check(
             if application.applicant_id != user.id {
                 return Err(not_found());
             }
-            let department = engine.corpus.guide(&application.service_id).map(|g| g.department.clone());
+            let department = engine
+                .corpus
+                .guide(&application.service_id)
+                .map(|g| g.department.clone());
             (department.unwrap_or_default(), Some(application.service_id))
         }
         "ticket" => {
@@ -76,7 +79,9 @@ pub async fn check(
         }
     };
     if id.trim().is_empty() {
-        return Err(Error::Invalid("target_id：请填写要评价的办件编号、工单编号或会话编号。".into()));
+        return Err(Error::Invalid(
+            "target_id：请填写要评价的办件编号、工单编号或会话编号。".into(),
+        ));
     }
     if rating.level <= 2 && rating.comment.trim().is_empty() && rating.tags.is_empty() {
         return Err(Error::Missing(
@@ -112,10 +117,9 @@ pub async fn record_in(tx: &mut backend::Tx, state: &AppState, checked: &Checked
         .rate(&checked.new, window, checked.rectification_due, now)
         .await
         .map_err(|err| match err {
-            backend::Error::InvalidTransition { .. } => Error::Conflict(format!(
-                "评价提交已超过 {} 天，不能再修改。",
-                state.rating_window_days
-            )),
+            backend::Error::InvalidTransition { .. } => {
+                Error::Conflict(format!("评价提交已超过 {} 天，不能再修改。", state.rating_window_days))
+            }
             backend::Error::Conflict(_) => Error::Conflict("这条评价刚刚已提交，请刷新查看。".into()),
             other => Error::internal(other),
         })?;
@@ -172,7 +176,9 @@ fn require_staff(user: &User) -> Result<()> {
 pub async fn stats(state: &AppState, user: &User, by: &str) -> Result<BTreeMap<String, backend::RatingStats>> {
     require_staff(user)?;
     if !["department", "service", "channel", "month"].contains(&by) {
-        return Err(Error::Invalid("by：只能是 department、service、channel 或 month。".into()));
+        return Err(Error::Invalid(
+            "by：只能是 department、service、channel 或 month。".into(),
+        ));
     }
     Ok(state.store.rating_stats(by, None).await?)
 }
@@ -200,7 +206,13 @@ pub async fn hotline(state: &AppState, user: &User) -> Result<HotlineKpis> {
 
 /// A step of a bad rating's rectification: verified, rectified, visited or appealed by the
 /// department it was given to; appeal_upheld or appeal_rejected by an administrator.
-pub async fn rectify(state: &AppState, user: &User, rating_id: &str, step: &str, text: &str) -> Result<backend::Rectification> {
+pub async fn rectify(
+    state: &AppState,
+    user: &User,
+    rating_id: &str,
+    step: &str,
+    text: &str,
+) -> Result<backend::Rectification> {
     let current = state
         .store
         .rectification(rating_id)

@@ -24,10 +24,12 @@ pub fn new_application(
     let _ = state;
     let today = knowledge::time::today(now);
     let deadline_of = |id: &str| {
-        engine
-            .corpus
-            .guide(id)
-            .map(|g| engine.corpus.calendar.add_working_days(today, g.time_limit.promised_days))
+        engine.corpus.guide(id).map(|g| {
+            engine
+                .corpus
+                .calendar
+                .add_working_days(today, g.time_limit.promised_days)
+        })
     };
     let parts: Vec<(String, Option<String>)> = submission
         .parts
@@ -265,6 +267,25 @@ pub async fn confirm(
     Ok(updated)
 }
 
+/// The ticket a citizen's “已经解决了” confirms: the one named if it is theirs and answered,
+/// else their most recently answered one.
+pub async fn confirmable(state: &AppState, user: &User, number: Option<&str>) -> Result<Option<String>> {
+    let answered = |t: &backend::Ticket| t.state == backend::TicketState::Replied;
+    if let Some(number) = number
+        && let Some(ticket) = state.store.ticket(number).await?
+        && ticket.citizen_id.as_deref() == Some(user.id.as_str())
+        && answered(&ticket)
+    {
+        return Ok(Some(ticket.number));
+    }
+    let mine = state.store.tickets_of(&user.id).await?;
+    Ok(mine
+        .into_iter()
+        .filter(answered)
+        .max_by_key(|t| t.replied_at)
+        .map(|t| t.number))
+}
+
 /// A staff action as the request names it.
 pub struct Action<'a> {
     /// accept, return, start, ask_info, resume, reply, summon, extend, close, coop_accept, coop_reply
@@ -331,11 +352,12 @@ pub async fn act(state: &AppState, user: &User, number: &str, action: &Action<'_
     };
     {
         let mut tx = state.store.begin().await?;
-        let step = async |tx: &mut backend::Tx, to, name: &str, note: Option<&str>, changes, message: Option<String>| {
-            tx.ticket_step(number, actor, name, to, note, changes, message.as_deref(), now)
-                .await
-                .map_err(step_error)
-        };
+        let step =
+            async |tx: &mut backend::Tx, to, name: &str, note: Option<&str>, changes, message: Option<String>| {
+                tx.ticket_step(number, actor, name, to, note, changes, message.as_deref(), now)
+                    .await
+                    .map_err(step_error)
+            };
         let updated = match action.action {
             "accept" => {
                 step(
@@ -374,7 +396,9 @@ pub async fn act(state: &AppState, user: &User, number: &str, action: &Action<'_
                     "reply",
                     None,
                     changes,
-                    Some(format!("您的诉求 {number} 已答复：{reply}。请确认是否解决，并评价办理结果。")),
+                    Some(format!(
+                        "您的诉求 {number} 已答复：{reply}。请确认是否解决，并评价办理结果。"
+                    )),
                 )
                 .await?
             }
@@ -392,9 +416,18 @@ pub async fn act(state: &AppState, user: &User, number: &str, action: &Action<'_
                     ))),
                     ..StepChanges::default()
                 };
-                tx.ticket_step(number, HOTLINE, "redispatch", Dispatched, Some(&target), changes, None, now)
-                    .await
-                    .map_err(step_error)?
+                tx.ticket_step(
+                    number,
+                    HOTLINE,
+                    "redispatch",
+                    Dispatched,
+                    Some(&target),
+                    changes,
+                    None,
+                    now,
+                )
+                .await
+                .map_err(step_error)?
             }
             "summon" => {
                 let co = action.department.ok_or_else(|| need("协办部门（department）"))?;
@@ -404,7 +437,12 @@ pub async fn act(state: &AppState, user: &User, number: &str, action: &Action<'_
                     )));
                 }
                 let days = action.days.unwrap_or(3).clamp(1, 30);
-                let due = millis(engine.corpus.tickets.add_working_days(&engine.corpus.calendar, local(now), days));
+                let due = millis(
+                    engine
+                        .corpus
+                        .tickets
+                        .add_working_days(&engine.corpus.calendar, local(now), days),
+                );
                 tx.summon(number, actor, co, due, now).await.map_err(step_error)?;
                 tx.lock_ticket(number).await?
             }

@@ -43,10 +43,17 @@ enum Prepared {
     Ticket(backend::NewTicket),
     Application(backend::NewApplication),
     Rating(super::ratings::Checked),
+    /// The citizen says their complaint was solved: confirm this ticket.
+    Confirm(String),
 }
 
 /// Answers `message` in the conversation `session_id` (a new one when `None`).
-pub async fn chat(state: &AppState, user: Option<&User>, session_id: Option<String>, message: &str) -> Result<ChatResponse> {
+pub async fn chat(
+    state: &AppState,
+    user: Option<&User>,
+    session_id: Option<String>,
+    message: &str,
+) -> Result<ChatResponse> {
     let message = message.trim().to_string();
     if message.is_empty() {
         return Err(Error::Missing("消息不能为空，请输入您想咨询的问题。".into()));
@@ -135,19 +142,51 @@ async fn attempt(
     let effect = reply.effect.take();
     let prepared = match (&effect, user) {
         (Some(bot::Effect::Submit(submission)), Some(user)) => {
-            Prepared::Application(super::tickets::new_application(state, &engine, user, submission, session_id, now)?)
+            // The dialogue binds identity fields already; this is the last word before the
+            // record exists: a value that is not the submitter's own is never stored.
+            let mismatched = context_user.map_or_else(Vec::new, |who| identity_mismatch(&engine, who, submission));
+            if mismatched.is_empty() {
+                Prepared::Application(super::tickets::new_application(
+                    state, &engine, user, submission, session_id, now,
+                )?)
+            } else {
+                tracing::warn!(user = %user.id, fields = ?mismatched, "submission refused: identity fields differ");
+                reply.text = format!(
+                    "没有提交：{}必须与您登录的身份一致，不能改成他人的信息。如需为他人办理，请使用代办。",
+                    mismatched.join("、")
+                );
+                reply.quick_replies = vec!["转人工客服".into()];
+                Prepared::None
+            }
         }
-        (Some(bot::Effect::CreateTicket(request)), _) => {
-            Prepared::Ticket(super::tickets::new_ticket(state, &engine, user, request, Some(turn_key.clone()), now).await?)
+        (Some(bot::Effect::ConfirmTicket { number }), Some(user)) => {
+            match super::tickets::confirmable(state, user, number.as_deref()).await? {
+                Some(number) => Prepared::Confirm(number),
+                None => {
+                    reply.text = "没有找到您已答复、待确认的诉求。可以说“我的投诉处理得怎么样了”查看进度。".into();
+                    Prepared::None
+                }
+            }
         }
+        (Some(bot::Effect::CreateTicket(request)), _) => Prepared::Ticket(
+            super::tickets::new_ticket(state, &engine, user, request, Some(turn_key.clone()), now).await?,
+        ),
         (Some(bot::Effect::Rate { target, rating }), Some(user)) => {
             let target_id = if target.0 == "conversation" {
                 session_id.to_string()
             } else {
                 target.1.clone()
             };
-            match super::ratings::check(state, &engine, user, (&target.0, &target_id), rating, "chat", Some(session_id))
-                .await
+            match super::ratings::check(
+                state,
+                &engine,
+                user,
+                (&target.0, &target_id),
+                rating,
+                "chat",
+                Some(session_id),
+            )
+            .await
             {
                 Ok(checked) => Prepared::Rating(checked),
                 Err(Error::Internal(cause)) => return Err(Error::Internal(cause)),
@@ -209,6 +248,27 @@ async fn attempt(
                 deadline: knowledge::time::show(created.resolve_due),
             });
         }
+        Prepared::Confirm(number) => {
+            match tx
+                .ticket_step(
+                    &number,
+                    &user.map_or_else(String::new, |u| u.id.clone()),
+                    "confirm",
+                    backend::TicketState::Confirmed,
+                    Some("市民在对话中确认已解决"),
+                    backend::StepChanges::default(),
+                    None,
+                    now,
+                )
+                .await
+            {
+                Ok(_) => next.rateable = Some(("ticket".into(), number)),
+                Err(backend::Error::InvalidTransition { .. }) => {
+                    reply.text = format!("诉求 {number} 目前还不能确认办结（部门尚未答复）。");
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
         Prepared::Rating(checked) => match super::ratings::record_in(&mut tx, state, &checked, now).await {
             Ok(saved) => reply.text = super::ratings::recorded_text(&saved),
             Err(Error::Internal(cause)) => return Err(Error::Internal(cause)),
@@ -248,6 +308,21 @@ async fn attempt(
     tx.commit().await?;
     tracing::info!(session = %session_id, intent = reply.intent.as_str(), n_guides = reply.guides.len(), "chat turn");
     Ok(Some(response))
+}
+
+/// The identity-bound fields of a submission whose value is not the submitter's own, by label.
+fn identity_mismatch(engine: &bot::Engine, who: &bot::UserContext, submission: &bot::Submission) -> Vec<String> {
+    let Some(form) = engine.corpus.form(&submission.service_id) else {
+        return Vec::new();
+    };
+    form.fields
+        .iter()
+        .filter_map(|field| {
+            let own = bot::forms::identity_value(field, who)?;
+            let given = submission.fields.get(&field.name)?;
+            (given != &own.value).then(|| field.label.clone())
+        })
+        .collect()
 }
 
 /// Keeps a logged-in user's unfinished form as a draft (and forgets it once it ends).

@@ -7,4 +7,5 @@ mod corpus;
 mod forms;
 mod reload;
 mod tickets;
+mod transactions;
 mod wire;
