@@ -126,7 +126,7 @@ pub struct Application {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Event {
     pub actor: String,
     pub from_state: String,
@@ -148,7 +148,7 @@ pub struct NewApplication {
     pub parts: Vec<(String, Option<String>)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ELicense {
     pub holder_id: String,
     pub kind: String,
@@ -159,7 +159,7 @@ pub struct ELicense {
     pub fields: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct User {
     pub id: String,
     pub kind: String,
@@ -205,19 +205,12 @@ impl Store {
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, kind, name, department FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(User {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                name: row.try_get("name")?,
-                department: row.try_get("department")?,
-            })
-        })
-        .transpose()
+        Ok(
+            sqlx::query_as::<_, User>("SELECT id, kind, name, department FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Stores an e-licence (one per holder and kind; a newer one replaces it).
@@ -239,25 +232,13 @@ impl Store {
     }
 
     pub async fn e_licenses(&self, holder_id: &str) -> Result<Vec<ELicense>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, ELicense>(
             "SELECT holder_id, kind, number, issued_on, expires_on, fields FROM e_licenses \
              WHERE holder_id = $1 ORDER BY kind",
         )
         .bind(holder_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ELicense {
-                    holder_id: row.try_get("holder_id")?,
-                    kind: row.try_get("kind")?,
-                    number: row.try_get("number")?,
-                    issued_on: row.try_get("issued_on")?,
-                    expires_on: row.try_get("expires_on")?,
-                    fields: row.try_get("fields")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Submits an application in a transaction of its own; see [`Tx::submit_application`].
@@ -378,23 +359,12 @@ impl Store {
     }
 
     pub async fn events(&self, number: &str) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Event>(
             "SELECT actor, from_state, to_state, reason, at FROM application_events WHERE number = $1 ORDER BY seq",
         )
         .bind(number)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Event {
-                    actor: row.try_get("actor")?,
-                    from_state: row.try_get("from_state")?,
-                    to_state: row.try_get("to_state")?,
-                    reason: row.try_get("reason")?,
-                    at: row.try_get("at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// A logged-in user's unfinished form, kept across conversations and restarts.

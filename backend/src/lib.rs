@@ -52,7 +52,7 @@ pub enum DbKind {
 }
 
 /// A stored conversation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Session {
     pub id: String,
     pub user_id: Option<String>,
@@ -64,7 +64,7 @@ pub struct Session {
 }
 
 /// One line of a transcript.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Message {
     pub role: String,
     pub text: String,
@@ -289,21 +289,12 @@ impl Store {
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<Session>> {
-        let row = sqlx::query("SELECT id, user_id, state, version, created_at, updated_at FROM sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(Session {
-                id: row.try_get("id")?,
-                user_id: row.try_get("user_id")?,
-                state: row.try_get("state")?,
-                version: row.try_get("version")?,
-                created_at: row.try_get("created_at")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        })
-        .transpose()
+        Ok(sqlx::query_as::<_, Session>(
+            "SELECT id, user_id, state, version, created_at, updated_at FROM sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Saves a turn atomically: the session's new state and both transcript lines, or
@@ -327,23 +318,12 @@ impl Store {
     }
     /// The transcript of a session, oldest first.
     pub async fn messages(&self, session_id: &str) -> Result<Vec<Message>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Message>(
             "SELECT role, text, intent, payload, created_at FROM messages WHERE session_id = $1 ORDER BY id",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Message {
-                    role: row.try_get("role")?,
-                    text: row.try_get("text")?,
-                    intent: row.try_get("intent")?,
-                    payload: row.try_get("payload")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Retention: deletes the sessions (and their transcripts) not used since `cutoff`

@@ -48,7 +48,7 @@ pub struct NewRating {
     pub service_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Rectification {
     pub rating_id: String,
     pub department: String,
@@ -82,6 +82,9 @@ impl RatingStats {
     }
 }
 
+const RECTIFICATION_COLUMNS: &str =
+    "rating_id, department, state, due, verification, rectification, return_visit, appeal, done_at";
+
 const RATING_COLUMNS: &str = "id, target_kind, target_id, citizen_id, level, tags, comment, channel, department, \
      service_id, excluded, created_at, updated_at";
 
@@ -101,20 +104,6 @@ fn rating_from_row(row: &sqlx::any::AnyRow) -> Result<Rating> {
         excluded: row.try_get::<i64, _>("excluded")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn rectification_from_row(row: &sqlx::any::AnyRow) -> Result<Rectification> {
-    Ok(Rectification {
-        rating_id: row.try_get("rating_id")?,
-        department: row.try_get("department")?,
-        state: row.try_get("state")?,
-        due: row.try_get("due")?,
-        verification: row.try_get("verification")?,
-        rectification: row.try_get("rectification")?,
-        return_visit: row.try_get("return_visit")?,
-        appeal: row.try_get("appeal")?,
-        done_at: row.try_get("done_at")?,
     })
 }
 
@@ -142,19 +131,23 @@ impl Store {
     }
 
     pub async fn rectification(&self, rating_id: &str) -> Result<Option<Rectification>> {
-        let row = sqlx::query("SELECT * FROM rectifications WHERE rating_id = $1")
-            .bind(rating_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rectification_from_row).transpose()
+        let row = sqlx::query_as::<_, Rectification>(&format!(
+            "SELECT {RECTIFICATION_COLUMNS} FROM rectifications WHERE rating_id = $1"
+        ))
+        .bind(rating_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
     }
 
     pub async fn rectifications_of(&self, department: &str) -> Result<Vec<Rectification>> {
-        let rows = sqlx::query("SELECT * FROM rectifications WHERE department = $1 ORDER BY due")
-            .bind(department)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(rectification_from_row).collect()
+        let rows = sqlx::query_as::<_, Rectification>(&format!(
+            "SELECT {RECTIFICATION_COLUMNS} FROM rectifications WHERE department = $1 ORDER BY due"
+        ))
+        .bind(department)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     /// A step of the rectification: `verified`, `rectified`, `visited` (return visit), or

@@ -136,7 +136,7 @@ pub struct NewTicket {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TicketEvent {
     pub actor: String,
     pub action: String,
@@ -146,7 +146,7 @@ pub struct TicketEvent {
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Coop {
     pub department: String,
     pub state: String,
@@ -154,7 +154,7 @@ pub struct Coop {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Notification {
     pub recipient: String,
     pub ticket_number: Option<String>,
@@ -281,42 +281,21 @@ impl Store {
     }
 
     pub async fn coops(&self, number: &str) -> Result<Vec<Coop>> {
-        let rows =
-            sqlx::query("SELECT department, state, due, note FROM ticket_coops WHERE number = $1 ORDER BY department")
-                .bind(number)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Coop {
-                    department: row.try_get("department")?,
-                    state: row.try_get("state")?,
-                    due: row.try_get("due")?,
-                    note: row.try_get("note")?,
-                })
-            })
-            .collect()
+        Ok(sqlx::query_as::<_, Coop>(
+            "SELECT department, state, due, note FROM ticket_coops WHERE number = $1 ORDER BY department",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn ticket_events(&self, number: &str) -> Result<Vec<TicketEvent>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, TicketEvent>(
             "SELECT actor, action, from_state, to_state, note, at FROM ticket_events WHERE number = $1 ORDER BY seq",
         )
         .bind(number)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(TicketEvent {
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    from_state: row.try_get("from_state")?,
-                    to_state: row.try_get("to_state")?,
-                    note: row.try_get("note")?,
-                    at: row.try_get("at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// The SLA sweep: marks open tickets past a deadline as supervised (督办) once, audits it
@@ -386,22 +365,12 @@ impl Store {
     }
 
     pub async fn notifications(&self, recipient: &str) -> Result<Vec<Notification>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Notification>(
             "SELECT recipient, ticket_number, text, created_at FROM notifications WHERE recipient = $1 ORDER BY id",
         )
         .bind(recipient)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Notification {
-                    recipient: row.try_get("recipient")?,
-                    ticket_number: row.try_get("ticket_number")?,
-                    text: row.try_get("text")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }
 

@@ -63,6 +63,17 @@ pub enum TicketCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
+    /// Multi-turn conversations (JSONL: {"id", "style", "turns": [{"user", "intent",
+    /// "expected", "facet", "ordinal"}]}): turn, follow-up and ordinal accuracy.
+    Conversations {
+        #[arg(long)]
+        dataset: PathBuf,
+        /// Also list every wrong turn.
+        #[arg(long)]
+        misses: bool,
+        #[command(flatten)]
+        knowledge: KnowledgeArgs,
+    },
     /// Ticket routing accuracy on labelled messages (JSONL with title, detail, label_l1).
     ///
     /// With `--cv K` instead of a dataset: K-fold cross-validation on our own examples,

@@ -51,6 +51,15 @@ fn main() -> ExitCode {
             (Some(dataset), None) => eval_tickets(&dataset, classifier, &knowledge),
             (None, None) => Err(anyhow::anyhow!("请给出 --dataset 或 --cv")),
         },
+        Command::Eval(EvalArgs {
+            command:
+                Some(EvalCommand::Conversations {
+                    dataset,
+                    misses,
+                    knowledge,
+                }),
+            ..
+        }) => eval_conversations(&dataset, misses, &knowledge),
         Command::Eval(args) => eval(args),
         Command::Train(args) => train(&args),
         Command::Bench(args) => bench::run(&args),
@@ -208,6 +217,24 @@ fn build_index(knowledge: KnowledgeArgs, index_dir: std::path::PathBuf) -> anyho
         knowledge.segmentation,
         index_dir.display()
     );
+    Ok(())
+}
+
+fn eval_conversations(dataset: &std::path::Path, misses: bool, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
+    let conversations = evals::load_conversations(dataset)?;
+    let engine = engine(knowledge)?;
+    let report = evals::run_conversations(&engine, &conversations)?;
+    println!("dataset: {} · mode: {:?}", dataset.display(), engine.default_mode());
+    print!("{}", report.table());
+    if misses {
+        println!("\nwrong turns:");
+        for (id, turn, text, expected, intent, got) in &report.misses {
+            println!(
+                "  {id}#{turn} {text} | expected {expected:?} | got {} {got:?}",
+                intent.as_str()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -55,6 +55,11 @@ pub struct Report {
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
     /// recall@1 by query style.
     pub recall_at_1_by_style: BTreeMap<String, (usize, usize)>,
+    /// Cases answered right (intent, and for a service the first guide) by style, every
+    /// intent counted: a look-alike is right when it is declined.
+    pub accuracy_by_style: BTreeMap<String, (usize, usize)>,
+    /// Median length in characters of the replies to service questions.
+    pub median_service_reply_chars: usize,
     pub misses: Vec<Miss>,
 }
 
@@ -136,6 +141,7 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
     };
     let (mut r1, mut r3, mut mrr, mut rr1, mut rr3, mut correct_intent) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
     let (mut oos_tp, mut oos_fp, mut oos_fn) = (0usize, 0usize, 0usize);
+    let mut reply_lengths = Vec::new();
     for case in cases {
         let (_, reply) = bot::respond(
             engine,
@@ -179,6 +185,13 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
             entry.1 += 1;
             missed |= rank != Some(0);
         }
+        if case.intent == Intent::Service && reply.intent == Intent::Service {
+            reply_lengths.push(reply.text.chars().count());
+        }
+        let style = case.style.clone().unwrap_or_else(|| case.intent.as_str().to_string());
+        let entry = report.accuracy_by_style.entry(style).or_default();
+        entry.0 += usize::from(!missed);
+        entry.1 += 1;
         if missed {
             report.misses.push(Miss {
                 query: case.query.clone(),
@@ -189,6 +202,8 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
             });
         }
     }
+    reply_lengths.sort_unstable();
+    report.median_service_reply_chars = reply_lengths.get(reply_lengths.len() / 2).copied().unwrap_or(0);
     let n = report.n_service.max(1) as f64;
     report.recall_at_1 = r1 / n;
     report.recall_at_3 = r3 / n;
@@ -226,9 +241,20 @@ impl Report {
             "| declined but offered a guide | {} |\n",
             self.declined_with_guides
         ));
+        out.push_str(&format!(
+            "| median reply length, service (chars) | {} |\n",
+            self.median_service_reply_chars
+        ));
         out.push_str("\nrecall@1 by style:\n");
         for (style, (hit, total)) in &self.recall_at_1_by_style {
             out.push_str(&format!("  {style:<12} {hit}/{total}\n"));
+        }
+        out.push_str("\nright by style (intent, and the first guide for a service):\n");
+        for (style, (hit, total)) in &self.accuracy_by_style {
+            out.push_str(&format!(
+                "  {style:<12} {hit}/{total} = {:.3}\n",
+                *hit as f64 / (*total).max(1) as f64
+            ));
         }
         out.push_str("\nintent confusion (expected → predicted):\n");
         for (expected, row) in &self.confusion {
@@ -358,4 +384,126 @@ pub fn classification_report(expected: &[String], predicted: &[String]) -> Strin
         out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
     }
     out
+}
+
+/// One turn of a scripted conversation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ScriptedTurn {
+    pub user: String,
+    pub intent: Intent,
+    #[serde(default)]
+    pub expected: Vec<String>,
+    /// The aspect a follow-up asks about (fee, where, in_person …), if any.
+    #[serde(default)]
+    pub facet: Option<String>,
+    /// The turn picks one of the options listed before (“第二个”).
+    #[serde(default)]
+    pub ordinal: bool,
+}
+
+/// A multi-turn conversation: each turn is answered with the dialogue state the previous ones
+/// left, as a citizen would experience it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    #[serde(default)]
+    pub style: Option<String>,
+    pub turns: Vec<ScriptedTurn>,
+}
+
+pub fn load_conversations(path: &Path) -> anyhow::Result<Vec<Conversation>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not a conversation line", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Turn accuracy of scripted conversations.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConversationReport {
+    pub n_conversations: usize,
+    /// (right, total) over every turn.
+    pub turns: (usize, usize),
+    /// (right, total) over turns after the first: the ones that need memory.
+    pub follow_ups: (usize, usize),
+    /// (right, total) over turns that pick an option listed before.
+    pub ordinals: (usize, usize),
+    /// (right, total) over every turn, by conversation style.
+    pub by_style: BTreeMap<String, (usize, usize)>,
+    /// Conversations whole-right.
+    pub whole: usize,
+    /// (conversation id, turn index, user text, expected, got intent, got guides) of wrong turns.
+    pub misses: Vec<(String, usize, String, Vec<String>, Intent, Vec<String>)>,
+}
+
+/// A turn is right when the intent is the expected one and, for a service turn with expected
+/// guides, the reply's first guide is one of them.
+pub fn run_conversations(engine: &Engine, conversations: &[Conversation]) -> anyhow::Result<ConversationReport> {
+    let mut report = ConversationReport {
+        n_conversations: conversations.len(),
+        ..ConversationReport::default()
+    };
+    let add = |cell: &mut (usize, usize), right: bool| {
+        cell.0 += usize::from(right);
+        cell.1 += 1;
+    };
+    for conversation in conversations {
+        let mut state = DialogueState::default();
+        let mut all_right = true;
+        let style = conversation.style.clone().unwrap_or_else(|| "other".into());
+        for (i, turn) in conversation.turns.iter().enumerate() {
+            let (next, reply) = bot::respond(engine, &bot::Context::anonymous(), &state, &turn.user)?;
+            state = next;
+            let got: Vec<String> = reply.guides.iter().map(|g| g.id.clone()).collect();
+            let guide_right = turn.intent != Intent::Service
+                || turn.expected.is_empty()
+                || got.first().is_some_and(|id| turn.expected.contains(id));
+            let right = reply.intent == turn.intent && guide_right;
+            all_right &= right;
+            add(&mut report.turns, right);
+            add(report.by_style.entry(style.clone()).or_default(), right);
+            if i > 0 {
+                add(&mut report.follow_ups, right);
+            }
+            if turn.ordinal {
+                add(&mut report.ordinals, right);
+            }
+            if !right {
+                report.misses.push((
+                    conversation.id.clone(),
+                    i,
+                    turn.user.clone(),
+                    turn.expected.clone(),
+                    reply.intent,
+                    got.into_iter().take(3).collect(),
+                ));
+            }
+        }
+        report.whole += usize::from(all_right);
+    }
+    Ok(report)
+}
+
+impl ConversationReport {
+    pub fn table(&self) -> String {
+        let ratio = |(right, total): (usize, usize)| right as f64 / total.max(1) as f64;
+        let mut out = format!("conversations: {} (whole-right {})\n", self.n_conversations, self.whole);
+        out.push_str("| metric | right / total | value |\n|---|---|---|\n");
+        for (name, cell) in [
+            ("turns", self.turns),
+            ("follow-up turns", self.follow_ups),
+            ("ordinal turns", self.ordinals),
+        ] {
+            out.push_str(&format!("| {name} | {}/{} | {:.3} |\n", cell.0, cell.1, ratio(cell)));
+        }
+        out.push_str("\nturns right by style:\n");
+        for (style, cell) in &self.by_style {
+            out.push_str(&format!("  {style:<13} {}/{} = {:.3}\n", cell.0, cell.1, ratio(*cell)));
+        }
+        out
+    }
 }

@@ -117,19 +117,18 @@ fn no_eval_query_is_a_training_example() {
         .chain(&corpus.ticket_examples)
         .map(|(_, text)| (text.as_str(), bigrams(text)))
         .collect();
-    for dataset in ["data/queries.jsonl", "data/fresh.jsonl", "data/probe.jsonl"] {
-        let cases = evals::load_dataset(&root.join(dataset)).unwrap();
-        let leaked: Vec<(&str, &str)> = cases
+    for (dataset, queries) in eval_texts(root) {
+        let leaked: Vec<(&str, &str)> = queries
             .iter()
-            .flat_map(|case| {
-                let query = bigrams(&case.query);
+            .flat_map(|query_text| {
+                let query = bigrams(query_text);
                 training
                     .iter()
                     .filter(move |(_, example)| {
                         let union = query.union(example).count();
                         union > 0 && query.intersection(example).count() * 10 >= union * 7
                     })
-                    .map(|(text, _)| (case.query.as_str(), *text))
+                    .map(move |(text, _)| (query_text.as_str(), *text))
             })
             .collect();
         assert!(
@@ -137,6 +136,89 @@ fn no_eval_query_is_a_training_example() {
             "{dataset}: eval queries close to training examples: {leaked:?}"
         );
     }
+}
+
+/// Every eval set's wording: (file, the questions and conversation turns it holds).
+fn eval_texts(root: &Path) -> Vec<(String, Vec<String>)> {
+    let mut sets = Vec::new();
+    for dataset in [
+        "data/queries.jsonl",
+        "data/fresh.jsonl",
+        "data/probe.jsonl",
+        "data/heldout/questions-dev.jsonl",
+        "data/heldout/questions-test.jsonl",
+    ] {
+        let cases = evals::load_dataset(&root.join(dataset)).unwrap();
+        sets.push((dataset.to_string(), cases.into_iter().map(|c| c.query).collect()));
+    }
+    for dataset in [
+        "data/heldout/conversations-dev.jsonl",
+        "data/heldout/conversations-test.jsonl",
+    ] {
+        let conversations = evals::load_conversations(&root.join(dataset)).unwrap();
+        let turns = conversations
+            .into_iter()
+            .flat_map(|c| c.turns.into_iter().map(|t| t.user))
+            .collect();
+        sets.push((dataset.to_string(), turns));
+    }
+    sets
+}
+
+/// No rule, word list or data file quotes an eval question: no run of eight or more Chinese
+/// characters of any eval question or conversation turn stands in a string of the code or of
+/// the knowledge files (the guides and forms excepted: they are the catalogue questions may
+/// quote).
+#[test]
+fn no_eval_wording_in_code_or_word_lists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = root.join("..");
+    let mut sources = Vec::new();
+    let mut stack = vec![workspace.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() {
+                if !name.starts_with('.')
+                    && !["target", "evals", "tests", "guides", "forms", "data"].contains(&name.as_str())
+                    || (name == "data" && path.parent().is_some_and(|p| p.ends_with("knowledge")))
+                {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") || name.ends_with(".toml") {
+                sources.push(path);
+            }
+        }
+    }
+    let is_han = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
+    let text: String = sources
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    for (dataset, queries) in eval_texts(root) {
+        for query in &queries {
+            let chars: Vec<char> = query.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                if !is_han(chars[i]) {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < chars.len() && is_han(chars[i]) {
+                    i += 1;
+                }
+                let run: String = chars[start..i].iter().collect();
+                if run.chars().count() >= 8 && text.contains(&run) {
+                    found.push(format!("{dataset}: {run}"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "eval wording in code or word lists: {found:?}");
 }
 
 /// The engine with the encoder, or `None` (skipping, outside CI) when the model files are

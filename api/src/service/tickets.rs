@@ -140,7 +140,7 @@ pub fn submitted_text(engine: &Engine, application: &backend::Application, n_par
         String::new()
     };
     format!(
-        "已提交《{title}》的申请{parts_note}。\n办件编号：{}\n当前状态：{}\n承诺办结日期：{}（按工作日计算）\n可随时问我“我的申请到哪一步了”查看进度。",
+        "已提交《{title}》的申请{parts_note}。\n办件编号：{}\n当前状态：{}\n承诺办结日期：{}（按工作日计算）\n可随时问我“我的办理进度”查看进度。",
         application.number,
         application.state.label(),
         application.deadline.as_deref().unwrap_or("以受理通知为准"),
@@ -151,7 +151,7 @@ fn department_name(engine: &Engine, id: &str) -> String {
     engine.corpus.department(id).map_or(id.to_string(), |d| d.name.clone())
 }
 
-/// “我的申请到哪一步了”: the user's tickets and applications with state, next step and deadline.
+/// “我的办理进度”: the user's tickets and applications with state, next step and deadline.
 pub async fn status_text(state: &AppState, engine: &Engine, user: &User) -> Result<String> {
     let applications = state.store.applications_of(&user.id).await?;
     let tickets = state.store.tickets_of(&user.id).await?;

@@ -223,7 +223,7 @@ async fn attempt(
             tracing::info!(number = %submitted.number, service = %submitted.service_id, created, "application submitted");
             let n_parts = new.parts.len();
             reply.text = super::tickets::submitted_text(&engine, &submitted, n_parts);
-            reply.quick_replies = vec!["我的申请到哪一步了".into(), "评价本次服务".into()];
+            reply.quick_replies = vec!["我的办理进度".into(), "评价本次服务".into()];
             next.rateable = Some(("application".into(), submitted.number.clone()));
             application = Some(ApplicationRef {
                 number: submitted.number,
