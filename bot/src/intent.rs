@@ -384,7 +384,7 @@ fn gives_rating(text: &str) -> bool {
             .any(|v| before.trim_end().ends_with(v))
 }
 
-/// Asking how to get or do something (“生孩子那笔钱怎么领”, “卡坏了去哪儿换”): a service
+/// Asking how to get or do something (“孩子出生那笔补助怎么领”, “卡坏了去哪儿换”): a service
 /// question even when it also tells a grievance.
 pub(crate) fn asks_how_to_get(message: &str) -> bool {
     const ASKS: &[&str] = &[
@@ -574,7 +574,7 @@ const ADVERBS: &[&str] = &[
     "重新",
 ];
 
-/// Question words between an object and its verb (“工伤认定怎么申请”), longest first.
+/// Question words between an object and its verb (“工伤认定要怎么去申请”), longest first.
 const QUESTION_FILLERS: &[&str] = &[
     "该怎么",
     "要怎么",
@@ -601,7 +601,7 @@ pub fn unknown_service(index: &index::SearchIndex, text: &str) -> Option<String>
             continue;
         };
         // The object stands right before the verb (商标注册) or before a question word that
-        // stands before it (工伤认定怎么申请).
+        // stands before it (工伤认定要怎么去申请).
         let before: String = chars[..at].iter().collect();
         let end = QUESTION_FILLERS
             .iter()
@@ -669,7 +669,7 @@ pub fn lost_elsewhere(index: &index::SearchIndex, id: &str, text: &str) -> Optio
     let at = normalized[..at].chars().count();
     let start = name_start(&chars, at);
     // The document is the word right before the loss (户口本丢了) or, when that is no
-    // document (身份证在外地出差时弄丢了), the documents the message names.
+    // document (身份证出差在外地丢了), the documents the message names.
     let chunk: String = chars[start..at].iter().collect();
     let is_document = |word: &str| DOCUMENT_ENDINGS.iter().any(|e| word.ends_with(e));
     let objects: Vec<String> = match index.words(&chunk).pop().filter(|w| is_document(w)) {
