@@ -16,6 +16,9 @@ pub struct DialogueState {
     pub last_guide: Option<String>,
     /// Guides offered in a clarifying question, waiting for the citizen's choice.
     pub candidates: Vec<String>,
+    /// The options listed most recently, kept after a choice so that a later “the other
+    /// one” / “第二个” still resolves.
+    pub last_options: Vec<String>,
     pub n_turns: u32,
     /// The form being filled in this conversation.
     pub form: Option<crate::FormState>,
@@ -142,6 +145,17 @@ pub fn respond(
         next.candidates.clear();
         return Ok(answer_guide(engine, next, &id, focus, message));
     }
+    // Services the citizen lists themself (“上户口和办医保”) are options a later “第一个” picks.
+    let named = named_guides(engine, message);
+    if named.len() >= 2 {
+        next.last_options = named.clone();
+    }
+    // “第二个要多久”: an ordinal about options listed before.
+    if !state.last_options.is_empty()
+        && let Some(id) = pick_ordinal(&state.last_options, message)
+    {
+        return Ok(answer_guide(engine, next, &id, focus, message));
+    }
     // “投诉已经解决了，谢谢”: the citizen's own request is done; no new complaint, no status list.
     let has_ticket = state.rateable.as_ref().is_some_and(|(kind, _)| kind == "ticket");
     if signals.decided != Some(Intent::Rating)
@@ -178,6 +192,13 @@ pub fn respond(
 
     if let Some(intent) = signals.decided {
         return Ok((next, canned(engine, intent)));
+    }
+    // A follow-up on the topic under discussion (“周六能去吗”, “可以委托别人吗”): answered on it
+    // unless the message names another service.
+    if !signals.chitchat
+        && let Some(topic) = follow_up_topic(engine, state, message)?
+    {
+        return Ok(answer_guide(engine, next, &topic, focus, message));
     }
     if engine.default_mode() != crate::Mode::Bm25 {
         return semantic_turn(engine, context, state, next, message, focus, &signals, applying);
@@ -253,6 +274,7 @@ pub fn respond(
         hits.iter().take(3).collect()
     };
     next.candidates = options.iter().map(|h| h.id.clone()).collect();
+    next.last_options = next.candidates.clone();
     let mut text = String::from("您想了解的是下面哪一项？请点选或回复序号：");
     for (i, hit) in options.iter().enumerate() {
         text.push_str(&format!("\n{}. {}", i + 1, hit.title));
@@ -275,12 +297,14 @@ fn guide_hit(hit: &index::Hit) -> GuideHit {
 /// The citizen's choice among offered guides: a number (“2”, “第二个”) or the title.
 fn pick_candidate(engine: &Engine, candidates: &[String], message: &str) -> Option<String> {
     let text = index::normalize(message);
-    let ordinals = [("1", "第一"), ("2", "第二"), ("3", "第三")];
-    for (i, (digit, word)) in ordinals.iter().enumerate() {
-        if (text.trim() == *digit || text.contains(word) || text.trim() == format!("{digit}.")) && i < candidates.len()
-        {
-            return Some(candidates[i].clone());
-        }
+    let digit = text.trim().trim_end_matches('.');
+    if let Ok(n) = digit.parse::<usize>()
+        && (1..=candidates.len()).contains(&n)
+    {
+        return Some(candidates[n - 1].clone());
+    }
+    if let Some(id) = pick_ordinal(candidates, message) {
+        return Some(id);
     }
     candidates
         .iter()
@@ -291,6 +315,97 @@ fn pick_candidate(engine: &Engine, candidates: &[String], message: &str) -> Opti
                 .is_some_and(|g| text.contains(&index::normalize(&g.title)))
         })
         .cloned()
+}
+
+/// Ordinal words, by the position they pick (`usize::MAX`: the last listed).
+const ORDINALS: &[(usize, &[&str])] = &[
+    (0, &["第一", "头一个", "前面那个", "前一个", "前者", "first"]),
+    (1, &["第二", "second"]),
+    (2, &["第三", "third"]),
+    (
+        usize::MAX,
+        &["后面那个", "后一个", "后者", "最后那个", "last one", "latter"],
+    ),
+];
+
+/// “第二个” / “前面那个” / “the first one”: the option at that place among those listed.
+fn pick_ordinal(options: &[String], message: &str) -> Option<String> {
+    let text = index::normalize(message);
+    ORDINALS.iter().find_map(|(place, words)| {
+        words.iter().any(|w| text.contains(w)).then(|| {
+            let i = if *place == usize::MAX {
+                options.len().saturating_sub(1)
+            } else {
+                *place
+            };
+            options.get(i).cloned()
+        })?
+    })
+}
+
+/// The guides a message names by a whole title or alias, in the order it names them.
+fn named_guides(engine: &Engine, message: &str) -> Vec<String> {
+    let text = index::normalize(message);
+    let mut found: Vec<(usize, &str)> = engine
+        .corpus
+        .guides
+        .iter()
+        .filter_map(|guide| {
+            std::iter::once(&guide.title)
+                .chain(&guide.aliases)
+                .map(|name| index::normalize(name))
+                .filter(|name| name.chars().count() >= 2)
+                .filter_map(|name| text.find(&name))
+                .min()
+                .map(|at| (at, guide.id.as_str()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, id)| id.to_string()).collect()
+}
+
+/// Longest message still taken as a follow-up (characters); a longer one tells a new story.
+const FOLLOW_UP_MAX_CHARS: usize = 30;
+
+/// The topic a follow-up is about: the guide under discussion, when the message is short,
+/// names no other guide (by title or alias), no other guide matches its words strongly, and
+/// it names no document or service that no guide offers (those are declined as usual).
+fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str) -> Result<Option<String>> {
+    let Some(topic) = state.last_guide.clone() else {
+        return Ok(None);
+    };
+    if message.chars().count() > FOLLOW_UP_MAX_CHARS || engine.corpus.guide(&topic).is_none() {
+        return Ok(None);
+    }
+    let text = index::normalize(message);
+    let names_other = engine.corpus.guides.iter().filter(|g| g.id != topic).any(|g| {
+        std::iter::once(&g.title)
+            .chain(&g.aliases)
+            .map(|name| index::normalize(name))
+            .any(|name| name.chars().count() >= 2 && text.contains(&name))
+    });
+    if names_other {
+        return Ok(None);
+    }
+    let hits = engine.index.rank(message, 3)?;
+    // Another guide matches, on words the topic's guide never uses (“护照” in a talk about the
+    // Hong Kong permit); words the topic's guide uses too (“户口” in a talk about marriage
+    // registration, whose materials name the household register) keep the topic.
+    if let Some(top) = hits.first()
+        && top.id != topic
+        && confidence(top) >= engine.thresholds.clarify
+        && engine
+            .index
+            .words(message)
+            .iter()
+            .any(|w| engine.index.guide_mentions(&top.id, w) && !engine.index.guide_mentions(&topic, w))
+    {
+        return Ok(None);
+    }
+    if unknown_document(&engine.index, message).is_some() || unknown_service(&engine.index, message).is_some() {
+        return Ok(None);
+    }
+    Ok(Some(topic))
 }
 
 fn answer_guide(
@@ -781,6 +896,7 @@ fn semantic_turn(
     }
     let mut next = next;
     next.candidates = close.iter().map(|r| r.id.clone()).collect();
+    next.last_options = next.candidates.clone();
     let mut text = String::from("您想了解的是下面哪一项？请点选或回复序号：");
     for (i, r) in close.iter().enumerate() {
         text.push_str(&format!("\n{}. {}", i + 1, r.title));

@@ -294,3 +294,53 @@ fn ranking_without_snippets_orders_guides_as_search_does() {
         assert!(ranked.iter().all(|h| h.snippet.is_empty()), "{query}");
     }
 }
+
+/// Says each message in turn in one anonymous conversation; returns the last reply.
+fn converse(messages: &[&str]) -> bot::Reply {
+    let engine = engine();
+    let mut state = bot::DialogueState::default();
+    let mut last = None;
+    for message in messages {
+        let (next, reply) = bot::respond(&engine, &bot::Context::anonymous(), &state, message).unwrap();
+        state = next;
+        last = Some(reply);
+    }
+    last.expect("at least one message")
+}
+
+#[test]
+fn a_follow_up_that_names_no_service_stays_on_the_topic() {
+    for (messages, expected) in [
+        (&["普通护照怎么申请", "可以找人代办吗"][..], "passport"),
+        (&["普通护照怎么申请", "星期天窗口开门吗"][..], "passport"),
+        (&["结婚登记需要什么", "非本地户口的也行吗"][..], "marriage-registration"),
+        (&["普通护照怎么申请", "那港澳通行证呢"][..], "hk-macao-travel-permit"),
+    ] {
+        let reply = converse(messages);
+        assert_eq!(reply.intent, bot::Intent::Service, "{messages:?}: {}", reply.text);
+        assert_eq!(
+            reply.guides.first().map(|g| g.id.as_str()),
+            Some(expected),
+            "{messages:?}: {}",
+            reply.text
+        );
+    }
+}
+
+#[test]
+fn an_ordinal_picks_among_the_services_the_citizen_listed() {
+    let reply = converse(&["我想问问领结婚证和办居住证", "第二个要多久"]);
+    assert_eq!(
+        reply.guides.first().map(|g| g.id.as_str()),
+        Some("residence-permit"),
+        "{}",
+        reply.text
+    );
+    let reply = converse(&["我想问问领结婚证和办居住证", "前面那个要带什么"]);
+    assert_eq!(
+        reply.guides.first().map(|g| g.id.as_str()),
+        Some("marriage-registration"),
+        "{}",
+        reply.text
+    );
+}
