@@ -17,10 +17,24 @@ pub enum Focus {
     Conditions,
     Steps,
     CrossProvince,
+    /// The whole guide, asked for explicitly (“完整办事指南”).
+    Full,
     General,
 }
 
 const FOCUS_WORDS: &[(Focus, &[&str])] = &[
+    (
+        Focus::Full,
+        &[
+            "完整办事指南",
+            "完整指南",
+            "完整的指南",
+            "全部内容",
+            "详细介绍",
+            "full guide",
+            "whole guide",
+        ],
+    ),
     (
         Focus::Materials,
         &[
@@ -214,6 +228,12 @@ impl Composer<'_> {
 
 /// The full answer about one guide, leading with `focus` (and with a matching FAQ answer
 /// when one fits the question closely).
+/// What the quick reply for the whole guide says.
+pub const FULL_GUIDE: &str = "完整办事指南";
+
+/// An answer sized to the question: what was asked (the FAQ answer that fits, or the asked
+/// section; for a general question the summary and the key facts: time, fee, where), then one
+/// line of what else will be needed, each cited. The whole guide only when asked for.
 pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) -> (String, Vec<Citation>) {
     let department = corpus
         .department(&guide.department)
@@ -225,18 +245,35 @@ pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) 
     };
     composer.text.push_str(&format!("【{}】{}", guide.title, department));
     composer.text.push('\n');
-    let mut done: Vec<Focus> = Vec::new();
-
-    if let Some(i) = faq {
-        let item = &guide.faq[i];
-        composer.cite(&format!("faq:{}", i + 1), format!("问：{}\n答：{}", item.q, item.a));
+    if focus == Focus::Full {
+        full(&mut composer, corpus);
     } else {
-        composer.cite("summary", guide.summary.trim().to_string());
+        if let Some(i) = faq {
+            let item = &guide.faq[i];
+            composer.cite(&format!("faq:{}", i + 1), format!("问：{}\n答：{}", item.q, item.a));
+        } else if focus == Focus::General || focus == Focus::Steps && guide.steps.is_empty() {
+            composer.cite("summary", guide.summary.trim().to_string());
+        }
+        match focus {
+            Focus::General if faq.is_none() => key_facts(&mut composer),
+            Focus::General => {}
+            asked => section(&mut composer, corpus, asked),
+        }
+        if focus != Focus::Materials {
+            materials_line(&mut composer);
+        }
     }
-    if focus != Focus::General {
-        section(&mut composer, corpus, focus);
-        done.push(focus);
-    }
+    composer.text.push_str(&format!(
+        "\n（来源：《{}》办事指南，{} 更新）",
+        guide.title, guide.reviewed
+    ));
+    (composer.text, composer.citations)
+}
+
+/// Every section, for “完整办事指南”.
+fn full(composer: &mut Composer<'_>, corpus: &Corpus) {
+    let guide = composer.guide;
+    composer.cite("summary", guide.summary.trim().to_string());
     for essential in [
         Focus::Conditions,
         Focus::Materials,
@@ -245,18 +282,61 @@ pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) 
         Focus::Fees,
         Focus::Where,
     ] {
-        if !done.contains(&essential) {
-            section(&mut composer, corpus, essential);
-        }
+        section(composer, corpus, essential);
     }
-    if guide.cross_province && focus != Focus::CrossProvince {
-        section(&mut composer, corpus, Focus::CrossProvince);
+    if guide.cross_province {
+        section(composer, corpus, Focus::CrossProvince);
     }
-    composer.text.push_str(&format!(
-        "\n以上内容来自《{}》办事指南（{} 更新），以窗口和网上办事页面的最新要求为准。",
-        guide.title, guide.reviewed
-    ));
-    (composer.text, composer.citations)
+}
+
+/// Time, fee and where in one short paragraph each.
+fn key_facts(composer: &mut Composer<'_>) {
+    let guide = composer.guide;
+    let limit = &guide.time_limit;
+    composer.cite(
+        "time_limit",
+        if limit.promised_days == 0 {
+            "办理时限：即办（当场办结）".to_string()
+        } else {
+            format!("办理时限：承诺 {} 个工作日", limit.promised_days)
+        },
+    );
+    if guide.is_free() {
+        composer.cite("fees", "收费：免费".to_string());
+    }
+    let online = !guide.channels.online.is_empty();
+    let hall = guide.channels.halls.first().map(|h| h.name.clone());
+    let place = match (online, hall) {
+        (true, Some(hall)) => format!("办理地点：可网上办理，也可到{hall}"),
+        (true, None) => "办理地点：可网上办理".to_string(),
+        (false, Some(hall)) => format!("办理地点：{hall}"),
+        (false, None) => return,
+    };
+    composer.cite("channels", place);
+}
+
+/// The materials in one line, by name only: which ones apply to whom, and how many copies,
+/// is in the materials answer (several apply only in some cases, so the line says so).
+fn materials_line(composer: &mut Composer<'_>) {
+    let guide = composer.guide;
+    if guide.materials.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = guide.materials.iter().map(|m| m.name.as_str()).collect();
+    let n_exempt = guide.materials.iter().filter(|m| m.e_license.is_some()).count();
+    let exempt = if n_exempt > 0 {
+        format!("，其中 {n_exempt} 项有电子证照的免于提交")
+    } else {
+        String::new()
+    };
+    composer.cite(
+        "materials",
+        format!(
+            "材料：{}，共 {} 项{exempt}。回复“需要哪些材料”查看每项的份数和适用情形。",
+            names.join("、"),
+            names.len()
+        ),
+    );
 }
 
 fn section(composer: &mut Composer<'_>, corpus: &Corpus, focus: Focus) {
@@ -339,7 +419,7 @@ fn section(composer: &mut Composer<'_>, corpus: &Corpus, focus: Focus) {
             };
             composer.cite("cross_province", text.to_string());
         }
-        Focus::General | Focus::Conditions | Focus::Steps => {}
+        Focus::General | Focus::Full | Focus::Conditions | Focus::Steps => {}
     }
 }
 

@@ -436,6 +436,9 @@ fn answer_guide(
             .take(2)
             .map(|g| g.title.clone()),
     );
+    if focus != Focus::Full {
+        quick_replies.push(compose::FULL_GUIDE.to_string());
+    }
     quick_replies.push(QUICK_HUMAN.to_string());
     if engine.corpus.form(&guide.id).is_some() {
         quick_replies.insert(0, "在线办理".to_string());
@@ -467,13 +470,20 @@ fn best_faq(engine: &Engine, guide: &knowledge::Guide, message: &str) -> Option<
     if asked.len() < 2 {
         return None;
     }
+    let normalized = index::normalize(message);
     let mut best: Option<(usize, f32)> = None;
     for (i, faq) in guide.faq.iter().enumerate() {
         let terms: HashSet<String> = engine.index.terms(&faq.q).into_iter().collect();
         let shared = asked.intersection(&terms).count();
         let union = asked.union(&terms).count();
         let jaccard = shared as f32 / union.max(1) as f32;
-        if shared >= 2 && jaccard >= 0.45 && best.is_none_or(|(_, b)| jaccard > b) {
+        // An FAQ narrower than the question (“小孩的…” for anyone's) would answer someone else.
+        let narrower = engine
+            .index
+            .words(&faq.q)
+            .iter()
+            .any(|w| !normalized.contains(&index::normalize(w)));
+        if shared >= 2 && jaccard >= 0.45 && !narrower && best.is_none_or(|(_, b)| jaccard > b) {
             best = Some((i, jaccard));
         }
     }

@@ -30,7 +30,7 @@ async fn a_question_gets_a_cited_answer_and_a_follow_up_keeps_the_topic() {
             follow_up.json
         );
         assert_eq!(
-            follow_up.json["reply"]["citations"][1]["section"], "fees",
+            follow_up.json["reply"]["citations"][0]["section"], "fees",
             "{}",
             follow_up.json
         );

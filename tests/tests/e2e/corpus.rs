@@ -87,10 +87,36 @@ fn materials_with_an_e_license_are_marked_exempt_in_answers() {
     assert_eq!(reply.guides[0].id, "id-card-renewal");
     assert!(reply.text.contains("免于提交"), "{}", reply.text);
     assert!(reply.citations.iter().any(|c| c.section == "materials"));
-    // The materials section leads the answer when the question is about materials.
-    let materials_at = reply.text.find("所需材料").unwrap();
-    let steps_at = reply.text.find("办理流程").unwrap();
-    assert!(materials_at < steps_at, "{}", reply.text);
+    // The answer is what was asked: the materials, not the whole guide.
+    assert!(reply.text.contains("所需材料"), "{}", reply.text);
+    assert!(!reply.text.contains("办理流程"), "{}", reply.text);
+    assert!(reply.quick_replies.iter().any(|q| q == "完整办事指南"));
+}
+
+#[test]
+fn answers_are_sized_to_the_question_and_the_whole_guide_comes_when_asked() {
+    let engine = engine();
+    let ask = |state: &bot::DialogueState, message: &str| {
+        bot::respond(&engine, &bot::Context::anonymous(), state, message).unwrap()
+    };
+    let (state, fee) = ask(&bot::DialogueState::default(), "换驾照要交多少钱");
+    assert_eq!(fee.citations[0].section, "fees", "{}", fee.text);
+    assert!(fee.text.chars().count() < 400, "{}", fee.text);
+    let (_, full) = ask(&state, "完整办事指南");
+    assert_eq!(
+        full.guides.first().map(|g| g.id.as_str()),
+        Some("driving-license-renewal")
+    );
+    for section in ["summary", "materials", "steps", "time_limit", "fees", "channels"] {
+        assert!(
+            full.citations.iter().any(|c| c.section == section),
+            "{section}: {}",
+            full.text
+        );
+    }
+    // An FAQ about a narrower case (a child's card) does not answer a general question.
+    let (_, general) = ask(&bot::DialogueState::default(), "身份证丢了怎么补");
+    assert!(!general.text.contains("问："), "{}", general.text);
 }
 
 #[test]
