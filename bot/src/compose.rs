@@ -271,6 +271,96 @@ pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) 
 }
 
 /// Every section, for “完整办事指南”.
+/// Whether a message is written in English (most of its letters are Latin).
+pub fn is_english(message: &str) -> bool {
+    let latin = message.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    let han = message.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
+    latin >= 6 && latin > han * 3
+}
+
+/// An English frame for an English question: the guide's English summary (the Chinese one
+/// when it has none, said so), then what was asked with English labels and the official
+/// Chinese terms as the guide gives them, each cited.
+pub fn answer_en(corpus: &Corpus, guide: &Guide, focus: Focus) -> (String, Vec<Citation>) {
+    let department = corpus
+        .department(&guide.department)
+        .map_or(guide.department.as_str(), |d| d.name.as_str());
+    let mut composer = Composer {
+        guide,
+        text: String::new(),
+        citations: Vec::new(),
+    };
+    composer.text.push_str(&format!("[{}] Handled by: {}\n", guide.title, department));
+    match &guide.summary_en {
+        Some(summary) => composer.cite("summary", summary.trim().to_string()),
+        None => composer.cite("summary", format!("Summary (in Chinese): {}", guide.summary.trim())),
+    }
+    let limit = &guide.time_limit;
+    let time = if limit.promised_days == 0 {
+        "Time limit (办理时限): done on the spot (即办).".to_string()
+    } else {
+        format!("Time limit (办理时限): {} working days.", limit.promised_days)
+    };
+    let fees = if guide.is_free() {
+        "Fee (收费): free.".to_string()
+    } else {
+        let items: Vec<String> = guide.fees.iter().map(|f| format!("{} {}", f.item, f.amount)).collect();
+        format!("Fee (收费): {}.", items.join("; "))
+    };
+    let online = !guide.channels.online.is_empty();
+    let hall = guide.channels.halls.first();
+    let place = match (online, hall) {
+        (true, Some(hall)) => Some(format!(
+            "Where (办理地点): online, or in person at {} ({}, {}).",
+            hall.name, hall.address, hall.hours
+        )),
+        (true, None) => Some("Where (办理地点): online.".to_string()),
+        (false, Some(hall)) => Some(format!("Where (办理地点): {} ({}, {}).", hall.name, hall.address, hall.hours)),
+        (false, None) => None,
+    };
+    let materials: Vec<&str> = guide.materials.iter().map(|m| m.name.as_str()).collect();
+    let materials_text = format!(
+        "Documents (所需材料), {} in all; some apply only in certain cases: {}.",
+        materials.len(),
+        materials.join("; ")
+    );
+    match focus {
+        Focus::Materials => composer.cite("materials", materials_text.clone()),
+        Focus::Fees => composer.cite("fees", fees.clone()),
+        Focus::Time => composer.cite("time_limit", time.clone()),
+        Focus::Where | Focus::Online => {
+            if let Some(place) = &place {
+                composer.cite("channels", place.clone());
+            }
+        }
+        Focus::Steps | Focus::Full if !guide.steps.is_empty() => {
+            composer.cite("steps", format!("Steps (办理流程):\n{}", numbered(&guide.steps)))
+        }
+        Focus::Conditions if !guide.conditions.is_empty() => composer.cite(
+            "conditions",
+            format!("Who can apply (办理条件):\n{}", numbered(&guide.conditions)),
+        ),
+        _ => {}
+    }
+    if focus == Focus::General || focus == Focus::Full {
+        composer.cite("time_limit", time);
+        if guide.is_free() || focus == Focus::Full {
+            composer.cite("fees", fees);
+        }
+        if let Some(place) = place {
+            composer.cite("channels", place);
+        }
+    }
+    if focus != Focus::Materials && !materials.is_empty() {
+        composer.cite("materials", materials_text);
+    }
+    composer.text.push_str(&format!(
+        "\n(Source: the service guide 《{}》, updated {}. Details are in Chinese; ask “完整办事指南” for the whole guide.)",
+        guide.title, guide.reviewed
+    ));
+    (composer.text, composer.citations)
+}
+
 fn full(composer: &mut Composer<'_>, corpus: &Corpus) {
     let guide = composer.guide;
     composer.cite("summary", guide.summary.trim().to_string());

@@ -421,7 +421,11 @@ fn answer_guide(
         return (next, fallback(engine, Intent::OutOfScope, message));
     };
     let faq = best_faq(engine, guide, message);
-    let (text, citations) = compose::answer(&engine.corpus, guide, focus, faq);
+    let (text, citations) = if compose::is_english(message) {
+        compose::answer_en(&engine.corpus, guide, focus)
+    } else {
+        compose::answer(&engine.corpus, guide, focus, faq)
+    };
     next.last_guide = Some(guide.id.clone());
     let mut quick_replies: Vec<String> = ["需要哪些材料", "要多长时间", "在哪里办理"]
         .into_iter()
