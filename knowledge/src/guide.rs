@@ -43,6 +43,9 @@ pub struct Guide {
     pub id: String,
     pub title: String,
     pub summary: String,
+    /// An English summary for English questions; official Chinese terms kept in brackets.
+    #[serde(default)]
+    pub summary_en: Option<String>,
     #[serde(default)]
     pub aliases: Vec<String>,
     pub audience: Audience,
