@@ -553,6 +553,21 @@ fn check_guide(
             ));
         }
     }
+    if let Some(summary_en) = &guide.summary_en {
+        if summary_en.trim().is_empty() {
+            out.push(error(
+                path,
+                find_line(text, "summary_en ="),
+                "summary_en 不能为空".into(),
+            ));
+        } else if !summary_en.chars().any(|c| c.is_ascii_alphabetic()) {
+            out.push(error(
+                path,
+                find_line(text, "summary_en ="),
+                "summary_en 应为英文，却没有任何英文字母".into(),
+            ));
+        }
+    }
     if !department_ids.contains(guide.department.as_str()) {
         out.push(error(
             path,
@@ -794,6 +809,50 @@ a = "四"
         assert!(text[0].contains(":7: 错误：部门 “nowhere”"), "{text:?}");
         assert!(text[1].contains(":21: 错误：电子证照类型 “unknown_card”"), "{text:?}");
         assert!(outcome.corpus.is_empty());
+    }
+
+    #[test]
+    fn summary_en_must_be_english_when_present() {
+        let with = |summary_en: &str| {
+            GOOD.replacen(
+                "summary = \"一个示例。\"\n",
+                &format!("summary = \"一个示例。\"\nsummary_en = \"{summary_en}\"\n"),
+                1,
+            )
+        };
+        let english = with("An example service (示例服务).");
+        let dir = folder(&[("demo-service.toml", &english)]);
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.diagnostics, vec![]);
+        assert_eq!(
+            outcome.corpus.guide("demo-service").unwrap().summary_en.as_deref(),
+            Some("An example service (示例服务).")
+        );
+        for (bad, reason) in [("  ", "不能为空"), ("一个示例。", "没有任何英文字母")] {
+            let dir = folder(&[("demo-service.toml", &with(bad))]);
+            let outcome = Corpus::load(dir.path()).unwrap();
+            let text: Vec<String> = outcome.diagnostics.iter().map(ToString::to_string).collect();
+            assert_eq!(outcome.n_errors(), 1, "{text:?}");
+            assert!(text[0].contains(":5: 错误：summary_en"), "{text:?}");
+            assert!(text[0].contains(reason), "{text:?}");
+            assert!(outcome.corpus.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_sample_corpus_loads_cleanly_and_every_guide_has_an_english_summary() {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data"));
+        let outcome = Corpus::load(&dir).unwrap();
+        let shown: Vec<String> = outcome.diagnostics.iter().map(ToString::to_string).collect();
+        assert!(shown.is_empty(), "{shown:#?}");
+        let missing: Vec<&String> = outcome
+            .corpus
+            .guides
+            .iter()
+            .filter(|g| g.summary_en.is_none())
+            .map(|g| &g.id)
+            .collect();
+        assert!(missing.is_empty(), "no summary_en: {missing:?}");
     }
 
     #[test]
