@@ -274,7 +274,10 @@ pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) 
 /// Whether a message is written in English (most of its letters are Latin).
 pub fn is_english(message: &str) -> bool {
     let latin = message.chars().filter(|c| c.is_ascii_alphabetic()).count();
-    let han = message.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
+    let han = message
+        .chars()
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count();
     latin >= 6 && latin > han * 3
 }
 
@@ -290,7 +293,9 @@ pub fn answer_en(corpus: &Corpus, guide: &Guide, focus: Focus) -> (String, Vec<C
         text: String::new(),
         citations: Vec::new(),
     };
-    composer.text.push_str(&format!("[{}] Handled by: {}\n", guide.title, department));
+    composer
+        .text
+        .push_str(&format!("[{}] Handled by: {}\n", guide.title, department));
     match &guide.summary_en {
         Some(summary) => composer.cite("summary", summary.trim().to_string()),
         None => composer.cite("summary", format!("Summary (in Chinese): {}", guide.summary.trim())),
@@ -315,7 +320,10 @@ pub fn answer_en(corpus: &Corpus, guide: &Guide, focus: Focus) -> (String, Vec<C
             hall.name, hall.address, hall.hours
         )),
         (true, None) => Some("Where (办理地点): online.".to_string()),
-        (false, Some(hall)) => Some(format!("Where (办理地点): {} ({}, {}).", hall.name, hall.address, hall.hours)),
+        (false, Some(hall)) => Some(format!(
+            "Where (办理地点): {} ({}, {}).",
+            hall.name, hall.address, hall.hours
+        )),
         (false, None) => None,
     };
     let materials: Vec<&str> = guide.materials.iter().map(|m| m.name.as_str()).collect();

@@ -370,3 +370,30 @@ fn an_ordinal_picks_among_the_services_the_citizen_listed() {
         reply.text
     );
 }
+
+#[test]
+fn an_english_question_gets_an_english_frame_with_the_chinese_terms() {
+    let engine = engine();
+    let (_, reply) = bot::respond(
+        &engine,
+        &bot::Context::anonymous(),
+        &bot::DialogueState::default(),
+        "How long does it take to get a new passport?",
+    )
+    .unwrap();
+    assert_eq!(
+        reply.guides.first().map(|g| g.id.as_str()),
+        Some("passport"),
+        "{}",
+        reply.text
+    );
+    let guide = engine.corpus.guide("passport").unwrap();
+    assert!(
+        reply.text.contains(guide.summary_en.as_deref().unwrap()),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("Time limit (办理时限)"), "{}", reply.text);
+    assert_eq!(reply.citations[0].section, "summary");
+    assert!(reply.citations.iter().any(|c| c.section == "time_limit"));
+}
