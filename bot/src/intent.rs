@@ -328,12 +328,28 @@ fn contains_word(text: &str, word: &str) -> bool {
     false
 }
 
+/// Words that address the assistant, and words that ask for someone else.
+const YOU: &[&str] = &["你是", "您是", "你们是", "are you", "who are you", "you a "];
+const ASK_FOR_SOMEONE: &[&str] = &["转", "找", "要", "接", "换", "叫", "给我", "let me", "i want", "connect"];
+const WHAT_ARE_YOU: &[&str] = &[
+    "真人", "活人", "机器人", "人工智能", "ai", "robot", "bot", "real person", "human", "谁", "哪", "什么",
+];
+
+/// A question about what the assistant is (“你是机器人吗”, “are you a real person”) rather
+/// than a request to be put through to a person.
+fn about_the_assistant(text: &str) -> bool {
+    contains_any(text, YOU) && contains_any(text, WHAT_ARE_YOU) && !contains_any(text, ASK_FOR_SOMEONE)
+}
+
 /// Rules on the (normalised) message.
 pub fn detect_rules(text: &str) -> Signals {
     let text = index::normalize(text);
     let mut signals = Signals::default();
     let bare_human = text.contains("人工") && !text.contains("人工智能");
-    if contains_any(&text, HUMAN) || bare_human {
+    if about_the_assistant(&text) {
+        // “你是真人吗”: a question about the assistant, not a request for an agent.
+        signals.decided = Some(Intent::Chitchat);
+    } else if contains_any(&text, HUMAN) || bare_human {
         signals.decided = Some(Intent::Human);
     } else if gives_rating(&text) {
         // “差评，窗口态度很差”: a verdict with its reason, not a new complaint.
@@ -439,6 +455,16 @@ fn is_chitchat(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn asking_what_the_assistant_is_is_chitchat_not_a_request_for_an_agent() {
+        for message in ["你是不是机器人啊", "请问您是人工智能吗", "are you a bot or a human?"] {
+            assert_eq!(detect_rules(message).decided, Some(Intent::Chitchat), "{message}");
+        }
+        for message in ["帮我转真人", "我要找活人说话", "let me talk to a real person"] {
+            assert_eq!(detect_rules(message).decided, Some(Intent::Human), "{message}");
+        }
+    }
 
     #[test]
     fn rules_decide_the_clear_cases() {
