@@ -90,6 +90,65 @@ pub fn respond(
     state: &DialogueState,
     message: &str,
 ) -> Result<(DialogueState, Reply)> {
+    let (next, reply) = respond_one(engine, context, state, message)?;
+    Ok(also_named(engine, next, reply, message))
+}
+
+/// Two services asked in one message (“社保卡怎么补，生育津贴怎么领”) get both: the answer
+/// about the first, then a short answer about each other service the message names by title
+/// or alias (not a part of the bundle answered, which covers it already).
+fn also_named(engine: &Engine, next: DialogueState, mut reply: Reply, message: &str) -> (DialogueState, Reply) {
+    let answered = match reply.guides.first() {
+        Some(hit) if reply.intent == Intent::Service && reply.form.is_none() && !reply.citations.is_empty() => {
+            hit.id.clone()
+        }
+        _ => return (next, reply),
+    };
+    let Some(answered_guide) = engine.corpus.guide(&answered) else {
+        return (next, reply);
+    };
+    let focus = Focus::detect(message);
+    let others: Vec<String> = named_guides(engine, message)
+        .into_iter()
+        .filter(|id| *id != answered && !answered_guide.members.contains(id))
+        .filter(|id| engine.corpus.guide(id).is_some_and(|g| !g.members.contains(&answered)))
+        .take(2)
+        .collect();
+    for id in others {
+        let Some(guide) = engine.corpus.guide(&id) else {
+            continue;
+        };
+        let (text, citations) = compose::answer(&engine.corpus, guide, focus, None);
+        let offset = reply.citations.len();
+        // Renumber the second answer's citation marks after the first's.
+        let mut text = text;
+        for n in (1..=citations.len()).rev() {
+            text = text.replace(&format!("[{n}]"), &format!("[{}]", n + offset));
+        }
+        reply.text.push_str("\n\n您还问到：\n");
+        reply.text.push_str(&text);
+        reply.citations.extend(citations);
+        if !reply.guides.iter().take(1).any(|g| g.id == id) {
+            reply.guides.retain(|g| g.id != id);
+            reply.guides.insert(
+                1.min(reply.guides.len()),
+                GuideHit {
+                    id: guide.id.clone(),
+                    title: guide.title.clone(),
+                    score: 0.0,
+                },
+            );
+        }
+    }
+    (next, reply)
+}
+
+fn respond_one(
+    engine: &Engine,
+    context: &crate::Context<'_>,
+    state: &DialogueState,
+    message: &str,
+) -> Result<(DialogueState, Reply)> {
     let mut next = state.clone();
     next.n_turns += 1;
     let message = message.trim();

@@ -330,9 +330,22 @@ fn contains_word(text: &str, word: &str) -> bool {
 
 /// Words that address the assistant, and words that ask for someone else.
 const YOU: &[&str] = &["你是", "您是", "你们是", "are you", "who are you", "you a "];
-const ASK_FOR_SOMEONE: &[&str] = &["转", "找", "要", "接", "换", "叫", "给我", "let me", "i want", "connect"];
+const ASK_FOR_SOMEONE: &[&str] = &[
+    "转", "找", "要", "接", "换", "叫", "给我", "let me", "i want", "connect",
+];
 const WHAT_ARE_YOU: &[&str] = &[
-    "真人", "活人", "机器人", "人工智能", "ai", "robot", "bot", "real person", "human", "谁", "哪", "什么",
+    "真人",
+    "活人",
+    "机器人",
+    "人工智能",
+    "ai",
+    "robot",
+    "bot",
+    "real person",
+    "human",
+    "谁",
+    "哪",
+    "什么",
 ];
 
 /// A question about what the assistant is (“你是机器人吗”, “are you a real person”) rather

@@ -397,3 +397,21 @@ fn an_english_question_gets_an_english_frame_with_the_chinese_terms() {
     assert_eq!(reply.citations[0].section, "summary");
     assert!(reply.citations.iter().any(|c| c.section == "time_limit"));
 }
+
+#[test]
+fn two_services_in_one_message_get_both() {
+    let reply = converse(&["办护照和港澳通行证要多少钱"]);
+    let mut ids: Vec<&str> = reply.guides.iter().take(2).map(|g| g.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["hk-macao-travel-permit", "passport"], "{}", reply.text);
+    for id in ids {
+        assert!(
+            reply.citations.iter().any(|c| c.guide_id == id && c.section == "fees"),
+            "{id}: {}",
+            reply.text
+        );
+    }
+    // A bundle and its own part are one answer, not two.
+    let bundle = converse(&["新生儿出生一件事和医保参保一起办"]);
+    assert!(!bundle.text.contains("您还问到"), "{}", bundle.text);
+}
