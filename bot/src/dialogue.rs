@@ -405,20 +405,15 @@ fn pick_ordinal(options: &[String], message: &str) -> Option<String> {
 /// The guides a message names by a whole title or alias, in the order it names them.
 fn named_guides(engine: &Engine, message: &str) -> Vec<String> {
     let text = index::normalize(message);
-    let mut found: Vec<(usize, &str)> = engine
-        .corpus
-        .guides
-        .iter()
-        .filter_map(|guide| {
-            std::iter::once(&guide.title)
-                .chain(&guide.aliases)
-                .map(|name| index::normalize(name))
-                .filter(|name| name.chars().count() >= 2)
-                .filter_map(|name| text.find(&name))
-                .min()
-                .map(|at| (at, guide.id.as_str()))
-        })
-        .collect();
+    let mut found: Vec<(usize, &str)> = Vec::new();
+    for (name, id) in &engine.names {
+        if let Some(at) = text.find(name.as_str()) {
+            match found.iter_mut().find(|(_, known)| *known == id) {
+                Some(entry) => entry.0 = entry.0.min(at),
+                None => found.push((at, id)),
+            }
+        }
+    }
     found.sort();
     found.into_iter().map(|(_, id)| id.to_string()).collect()
 }
@@ -436,14 +431,7 @@ fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str) -> Res
     if message.chars().count() > FOLLOW_UP_MAX_CHARS || engine.corpus.guide(&topic).is_none() {
         return Ok(None);
     }
-    let text = index::normalize(message);
-    let names_other = engine.corpus.guides.iter().filter(|g| g.id != topic).any(|g| {
-        std::iter::once(&g.title)
-            .chain(&g.aliases)
-            .map(|name| index::normalize(name))
-            .any(|name| name.chars().count() >= 2 && text.contains(&name))
-    });
-    if names_other {
+    if named_guides(engine, message).iter().any(|id| *id != topic) {
         return Ok(None);
     }
     let hits = engine.index.rank(message, 3)?;

@@ -128,6 +128,8 @@ pub struct Engine {
     pub mode: Mode,
     /// Which classifier routes tickets (see [`routing`]).
     pub classifier: routing::Classifier,
+    /// Every title and alias, normalised, with its guide: how a message names a service.
+    pub names: Vec<(String, String)>,
 }
 
 /// Which retrieval answers: BM25 alone, the encoder alone, or both fused.
@@ -195,6 +197,16 @@ impl Engine {
     pub fn new(corpus: Corpus, config: index::IndexConfig) -> Result<Engine> {
         let index = index::SearchIndex::build(&corpus, config, None)?;
         let router = tickets::Router::train(&corpus.ticket_examples, |text| index.terms(text));
+        let names = corpus
+            .guides
+            .iter()
+            .flat_map(|g| {
+                std::iter::once(&g.title)
+                    .chain(&g.aliases)
+                    .map(|name| (index::normalize(name), g.id.clone()))
+            })
+            .filter(|(name, _)| name.chars().count() >= 2)
+            .collect();
         Ok(Engine {
             corpus: Arc::new(corpus),
             index,
@@ -204,6 +216,7 @@ impl Engine {
             fusion: Fusion::default(),
             mode: Mode::Hybrid,
             classifier: routing::Classifier::default(),
+            names,
         })
     }
 
