@@ -204,7 +204,20 @@ struct Composer<'a> {
     citations: Vec<Citation>,
 }
 
-impl Composer<'_> {
+impl<'a> Composer<'a> {
+    /// An empty answer about `guide`, and the name of the department that handles it.
+    fn start(corpus: &'a Corpus, guide: &'a Guide) -> (Composer<'a>, &'a str) {
+        let department = corpus
+            .department(&guide.department)
+            .map_or(guide.department.as_str(), |d| d.name.as_str());
+        let composer = Composer {
+            guide,
+            text: String::new(),
+            citations: Vec::new(),
+        };
+        (composer, department)
+    }
+
     /// Appends a paragraph and cites it: "… [n]".
     fn cite(&mut self, section: &str, paragraph: String) {
         let existing = self.citations.iter().position(|c| c.section == section);
@@ -226,8 +239,6 @@ impl Composer<'_> {
     }
 }
 
-/// The full answer about one guide, leading with `focus` (and with a matching FAQ answer
-/// when one fits the question closely).
 /// What the quick reply for the whole guide says.
 pub const FULL_GUIDE: &str = "完整办事指南";
 
@@ -235,14 +246,7 @@ pub const FULL_GUIDE: &str = "完整办事指南";
 /// section; for a general question the summary and the key facts: time, fee, where), then one
 /// line of what else will be needed, each cited. The whole guide only when asked for.
 pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) -> (String, Vec<Citation>) {
-    let department = corpus
-        .department(&guide.department)
-        .map_or(guide.department.as_str(), |d| d.name.as_str());
-    let mut composer = Composer {
-        guide,
-        text: String::new(),
-        citations: Vec::new(),
-    };
+    let (mut composer, department) = Composer::start(corpus, guide);
     composer.text.push_str(&format!("【{}】{}", guide.title, department));
     composer.text.push('\n');
     if focus == Focus::Full {
@@ -270,7 +274,6 @@ pub fn answer(corpus: &Corpus, guide: &Guide, focus: Focus, faq: Option<usize>) 
     (composer.text, composer.citations)
 }
 
-/// Every section, for “完整办事指南”.
 /// Whether a message is written in English (most of its letters are Latin).
 pub fn is_english(message: &str) -> bool {
     let latin = message.chars().filter(|c| c.is_ascii_alphabetic()).count();
@@ -285,14 +288,7 @@ pub fn is_english(message: &str) -> bool {
 /// when it has none, said so), then what was asked with English labels and the official
 /// Chinese terms as the guide gives them, each cited.
 pub fn answer_en(corpus: &Corpus, guide: &Guide, focus: Focus) -> (String, Vec<Citation>) {
-    let department = corpus
-        .department(&guide.department)
-        .map_or(guide.department.as_str(), |d| d.name.as_str());
-    let mut composer = Composer {
-        guide,
-        text: String::new(),
-        citations: Vec::new(),
-    };
+    let (mut composer, department) = Composer::start(corpus, guide);
     composer
         .text
         .push_str(&format!("[{}] Handled by: {}\n", guide.title, department));
@@ -369,6 +365,7 @@ pub fn answer_en(corpus: &Corpus, guide: &Guide, focus: Focus) -> (String, Vec<C
     (composer.text, composer.citations)
 }
 
+/// Every section, for “完整办事指南”.
 fn full(composer: &mut Composer<'_>, corpus: &Corpus) {
     let guide = composer.guide;
     composer.cite("summary", guide.summary.trim().to_string());

@@ -55,6 +55,23 @@ async fn say(app: &axum::Router, token: Option<&str>, session: Option<&str>, mes
     send(app, request.body(Body::from(body.to_string())).unwrap()).await
 }
 
+/// The same message sent twice at once in one conversation (a double tap, two tabs, a
+/// retry racing the original): both are answered.
+async fn say_twice_at_once(app: &axum::Router, token: &str, session: &str, message: &str) -> (Response, Response) {
+    let (a, b) = tokio::join!(
+        say(app, Some(token), Some(session), message),
+        say(app, Some(token), Some(session), message)
+    );
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        a.json,
+        b.json
+    );
+    (a, b)
+}
+
 /// Says each message in turn in one conversation; returns the session id and the last answer.
 async fn converse(app: &axum::Router, token: Option<&str>, messages: &[&str]) -> (String, Value) {
     let mut session: Option<String> = None;
@@ -86,17 +103,7 @@ async fn two_concurrent_confirms_file_one_ticket() {
         for round in 0..4 {
             let (session, last) = converse(&app, Some(&token), &COMPLAINT_UP_TO_CONFIRM).await;
             assert!(last["reply"]["text"].as_str().unwrap().contains("确认"), "{last}");
-            let (a, b) = tokio::join!(
-                say(&app, Some(&token), Some(&session), "确认"),
-                say(&app, Some(&token), Some(&session), "确认")
-            );
-            assert_eq!(
-                (a.status, b.status),
-                (StatusCode::OK, StatusCode::OK),
-                "{} {}",
-                a.json,
-                b.json
-            );
+            let (a, b) = say_twice_at_once(&app, &token, &session, "确认").await;
             let filed = [&a, &b].iter().filter(|r| r.json["ticket"].is_object()).count();
             assert_eq!(
                 filed, 1,
@@ -128,17 +135,7 @@ async fn two_concurrent_submits_make_one_application() {
         let token = login(&app, "citizen-1").await;
         for round in 0..3 {
             let (session, _) = converse(&app, Some(&token), &ID_CARD_UP_TO_CONFIRM).await;
-            let (a, b) = tokio::join!(
-                say(&app, Some(&token), Some(&session), "确认提交"),
-                say(&app, Some(&token), Some(&session), "确认提交")
-            );
-            assert_eq!(
-                (a.status, b.status),
-                (StatusCode::OK, StatusCode::OK),
-                "{} {}",
-                a.json,
-                b.json
-            );
+            say_twice_at_once(&app, &token, &session, "确认提交").await;
             let n_applications = store.applications_of("citizen-1").await.unwrap().len();
             assert_eq!(n_applications, round + 1, "{} round {round}", db.label);
         }
