@@ -52,6 +52,10 @@ pub struct FormState {
     pub phase: Phase,
     /// Distinguishes this filling from another of the same service (idempotency).
     pub nonce: u32,
+    /// 代办: the logged-in citizen applies for someone else, named in the form; the record
+    /// names both, and nothing is taken from the agent's identity or e-licences.
+    #[serde(default)]
+    pub on_behalf: bool,
 }
 
 /// A materials line of an application: what it is and how it is provided.
@@ -94,6 +98,8 @@ pub struct Submission {
     pub parts: Vec<String>,
     /// Same form, same key: a double submit creates one application.
     pub idempotency_key: String,
+    /// 代办: the fields describe someone else; the logged-in submitter is the agent.
+    pub on_behalf: bool,
 }
 
 /// The form as the API shows it.
@@ -117,6 +123,20 @@ pub struct FieldView {
 
 /// Prefill sources that are who the citizen (or company) is, not something they hold: typed
 /// over, they would let one person apply in another's name. Filled from the login and locked.
+/// Words that ask to apply for someone else (代办).
+const ON_BEHALF: &[&str] = &[
+    "代办",
+    "帮别人办",
+    "替别人办",
+    "为他人办",
+    "帮家人办",
+    "替家人办",
+    "帮他办",
+    "帮她办",
+    "替他办",
+    "替她办",
+];
+
 const IDENTITY_SOURCES: &[&str] = &["id_card.name", "id_card.number", "business_license.credit_code"];
 
 fn identity_bound(field: &Field) -> bool {
@@ -237,6 +257,7 @@ pub fn start(form: &Form, context: &Context<'_>, nonce: u32) -> FormState {
         awaiting: None,
         phase: Phase::Collecting,
         nonce,
+        on_behalf: false,
     }
 }
 
@@ -358,8 +379,34 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             effect: None,
         };
     }
+    // 代办: from now on the form describes someone else.
+    if !state.on_behalf
+        && let Some(user) = context.user
+        && mentions_any(&text, ON_BEHALF)
+    {
+        state.on_behalf = true;
+        state.values.retain(|_, value| value.source == Source::Typed);
+        let names: Vec<&str> = form
+            .fields
+            .iter()
+            .filter(|f| identity_bound(f))
+            .map(|f| f.label.as_str())
+            .collect();
+        let mut outcome = next_question(form, state, title, &Context::anonymous());
+        outcome.text = format!(
+            "好的，改为代办：{}请填写被代办人的；办件上写明被代办人和代办人（您，{}）。被代办人的电子证照不能自动调取，相关材料需上传。\n{}",
+            if names.is_empty() {
+                String::new()
+            } else {
+                names.join("、")
+            },
+            user.name,
+            outcome.text
+        );
+        return outcome;
+    }
     // Logged in since the form began: the identity fills what is still empty.
-    if let Some(user) = context.user {
+    if let (Some(user), false) = (context.user, state.on_behalf) {
         for field in &form.fields {
             if !state.values.contains_key(&field.name)
                 && let Some(value) = identity_value(field, user)
@@ -370,7 +417,13 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         }
     }
     let phrases = &corpus.phrases;
-    let locked = |field: &Field| context.user.and_then(|user| identity_value(field, user));
+    let on_behalf = state.on_behalf;
+    let locked = |field: &Field| {
+        context
+            .user
+            .filter(|_| !on_behalf)
+            .and_then(|user| identity_value(field, user))
+    };
 
     if state.phase == Phase::Confirming && (is_one_of(&text, YES) || mentions_any(&text, &["确认提交", "提交申请"]))
     {
@@ -383,8 +436,10 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 effect: None,
             };
         };
-        // A draft typed before logging in must agree with who submits it.
-        if let Err(names) = bind_identity(form, &mut state, user) {
+        // A draft typed before logging in must agree with who submits it (unless it is 代办).
+        if !state.on_behalf
+            && let Err(names) = bind_identity(form, &mut state, user)
+        {
             overwrite_identity(form, &mut state, user, &names);
             let labels: Vec<&str> = form
                 .fields
@@ -409,16 +464,19 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 effect: None,
             };
         };
+        let anonymous = Context::anonymous();
         let submission = Submission {
             service_id: state.service_id.clone(),
             fields: state.values.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
-            materials: materials(corpus, guide, context),
+            // The agent's e-licences are not the principal's: nothing is 免于提交 by them.
+            materials: materials(corpus, guide, if state.on_behalf { &anonymous } else { context }),
             parts: if guide.kind == knowledge::GuideKind::Bundle {
                 guide.members.clone()
             } else {
                 Vec::new()
             },
             idempotency_key: format!("{}:{}:{}", user.id, state.service_id, state.nonce),
+            on_behalf: state.on_behalf,
         };
         return Outcome {
             text: String::new(),

@@ -39,10 +39,16 @@ pub fn new_application(
     let own = deadline_of(&submission.service_id);
     let latest_part = submission.parts.iter().filter_map(|id| deadline_of(id)).max();
     let deadline = own.into_iter().chain(latest_part).max().map(|d| d.to_string());
+    let mut fields = submission.fields.clone();
+    if submission.on_behalf {
+        // 代办: the record names both people: the principal in the form, the agent here.
+        fields.insert("agent_user_id".into(), user.id.clone());
+        fields.insert("agent_name".into(), user.name.clone());
+    }
     Ok(backend::NewApplication {
         service_id: submission.service_id.clone(),
         applicant_id: user.id.clone(),
-        fields: serde_json::to_string(&submission.fields).map_err(Error::internal)?,
+        fields: serde_json::to_string(&fields).map_err(Error::internal)?,
         materials: serde_json::to_string(&submission.materials).map_err(Error::internal)?,
         deadline,
         // The form's key repeats in another conversation (it counts that conversation's

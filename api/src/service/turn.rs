@@ -144,7 +144,10 @@ async fn attempt(
         (Some(bot::Effect::Submit(submission)), Some(user)) => {
             // The dialogue binds identity fields already; this is the last word before the
             // record exists: a value that is not the submitter's own is never stored.
-            let mismatched = context_user.map_or_else(Vec::new, |who| identity_mismatch(&engine, who, submission));
+            let mismatched = match context_user {
+                Some(who) if !submission.on_behalf => identity_mismatch(&engine, who, submission),
+                _ => Vec::new(),
+            };
             if mismatched.is_empty() {
                 Prepared::Application(super::tickets::new_application(
                     state, &engine, user, submission, session_id, now,

@@ -683,3 +683,56 @@ fn results_do_not_depend_on_the_servers_time_zone() {
     // Filed Monday 10:00 in China: numbered on that China day, deadlines in China hours.
     assert!(utc.contains("RX20261130"), "{utc}");
 }
+
+#[tokio::test]
+async fn applying_for_someone_else_is_an_explicit_dai_ban_naming_both_people() {
+    for db in TestDb::all().await {
+        let Setup { db, store, app, .. } = setup(db).await;
+        let token = login(&app, "citizen-1").await;
+        let (_, switched) = converse(&app, Some(&token), &["我要在线办理身份证到期换领", "我是帮家人代办的"]).await;
+        assert!(
+            switched["reply"]["text"].as_str().unwrap().contains("代办"),
+            "{switched}"
+        );
+        let (_, last) = converse(
+            &app,
+            Some(&token),
+            &[
+                "我要在线办理身份证到期换领",
+                "我是帮家人代办的",
+                "姓名是王五",
+                "330106199007222345",
+                "13912345678",
+                "窗口领取",
+                "跳过",
+                "确认提交",
+            ],
+        )
+        .await;
+        let number = last["application"]["number"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: {last}", db.label));
+        let application = store.application(number).await.unwrap().unwrap();
+        assert_eq!(application.applicant_id, "citizen-1");
+        let fields: Value = serde_json::from_str(&application.fields).unwrap();
+        assert_eq!(
+            fields["id_number"], "330106199007222345",
+            "{}: the principal: {fields}",
+            db.label
+        );
+        assert_eq!(
+            fields["agent_user_id"], "citizen-1",
+            "{}: the agent: {fields}",
+            db.label
+        );
+        assert_eq!(fields["agent_name"], "张明");
+        let materials: Value = serde_json::from_str(&application.materials).unwrap();
+        assert!(
+            materials.as_array().unwrap().iter().all(|m| m["source"] != "e_license"),
+            "{}: the agent's e-licences exempt nothing: {materials}",
+            db.label
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
