@@ -407,57 +407,25 @@ impl crate::Tx {
             return Ok((application_from_row(&row)?, false));
         }
         let number = self.next_number("SF", now).await?;
-        sqlx::query(
-            "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
-             idempotency_key, deadline, note, created_at, updated_at) \
-             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, NULL, $9, $9)",
-        )
-        .bind(&number)
-        .bind(&new.service_id)
-        .bind(&new.applicant_id)
-        .bind(AppState::Submitted.as_str())
-        .bind(&new.fields)
-        .bind(&new.materials)
-        .bind(&new.idempotency_key)
-        .bind(&new.deadline)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        insert_event(
-            self.conn(),
+        self.insert_submitted(
+            new,
             &number,
-            &new.applicant_id,
-            "draft",
-            AppState::Submitted.as_str(),
             None,
+            &new.service_id,
+            Some(&new.idempotency_key),
+            new.deadline.as_deref(),
             now,
         )
         .await?;
         for (i, (service_id, deadline)) in new.parts.iter().enumerate() {
             let part_number = format!("{number}-{}", i + 1);
-            sqlx::query(
-                "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
-                 idempotency_key, deadline, note, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, $9)",
-            )
-            .bind(&part_number)
-            .bind(service_id)
-            .bind(&new.applicant_id)
-            .bind(&number)
-            .bind(AppState::Submitted.as_str())
-            .bind(&new.fields)
-            .bind(&new.materials)
-            .bind(deadline)
-            .bind(now)
-            .execute(self.conn())
-            .await?;
-            insert_event(
-                self.conn(),
+            self.insert_submitted(
+                new,
                 &part_number,
-                &new.applicant_id,
-                "draft",
-                AppState::Submitted.as_str(),
+                Some(&number),
+                service_id,
                 None,
+                deadline.as_deref(),
                 now,
             )
             .await?;
@@ -466,6 +434,48 @@ impl crate::Tx {
             .await?
             .ok_or_else(|| Error::NotFound(number.clone()))?;
         Ok((application, true))
+    }
+
+    /// One submitted application row (the whole application, or a bundle's part under its
+    /// parent) with its first audit entry.
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_submitted(
+        &mut self,
+        new: &NewApplication,
+        number: &str,
+        parent: Option<&str>,
+        service_id: &str,
+        idempotency_key: Option<&str>,
+        deadline: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO applications (number, service_id, applicant_id, parent_number, state, fields, materials, \
+             idempotency_key, deadline, note, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10)",
+        )
+        .bind(number)
+        .bind(service_id)
+        .bind(&new.applicant_id)
+        .bind(parent)
+        .bind(AppState::Submitted.as_str())
+        .bind(&new.fields)
+        .bind(&new.materials)
+        .bind(idempotency_key)
+        .bind(deadline)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        insert_event(
+            self.conn(),
+            number,
+            &new.applicant_id,
+            "draft",
+            AppState::Submitted.as_str(),
+            None,
+            now,
+        )
+        .await
     }
 
     pub async fn save_draft(&mut self, user_id: &str, service_id: &str, state: &str, now: i64) -> Result<()> {

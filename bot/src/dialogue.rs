@@ -90,14 +90,22 @@ pub fn respond(
     state: &DialogueState,
     message: &str,
 ) -> Result<(DialogueState, Reply)> {
-    let (next, reply) = respond_one(engine, context, state, message)?;
-    Ok(also_named(engine, next, reply, message))
+    // The services the message names by title or alias, found once for the whole turn.
+    let named = named_guides(engine, message.trim());
+    let (next, reply) = respond_one(engine, context, state, message, &named)?;
+    Ok(also_named(engine, next, reply, message, &named))
 }
 
 /// Two services asked in one message (“社保卡怎么补，生育津贴怎么领”) get both: the answer
 /// about the first, then a short answer about each other service the message names by title
 /// or alias (not a part of the bundle answered, which covers it already).
-fn also_named(engine: &Engine, next: DialogueState, mut reply: Reply, message: &str) -> (DialogueState, Reply) {
+fn also_named(
+    engine: &Engine,
+    next: DialogueState,
+    mut reply: Reply,
+    message: &str,
+    named: &[String],
+) -> (DialogueState, Reply) {
     let answered = match reply.guides.first() {
         Some(hit) if reply.intent == Intent::Service && reply.form.is_none() && !reply.citations.is_empty() => {
             hit.id.clone()
@@ -108,11 +116,12 @@ fn also_named(engine: &Engine, next: DialogueState, mut reply: Reply, message: &
         return (next, reply);
     };
     let focus = Focus::detect(message);
-    let others: Vec<String> = named_guides(engine, message)
-        .into_iter()
-        .filter(|id| *id != answered && !answered_guide.members.contains(id))
+    let others: Vec<String> = named
+        .iter()
+        .filter(|id| **id != answered && !answered_guide.members.contains(id))
         .filter(|id| engine.corpus.guide(id).is_some_and(|g| !g.members.contains(&answered)))
         .take(2)
+        .cloned()
         .collect();
     for id in others {
         let Some(guide) = engine.corpus.guide(&id) else {
@@ -148,6 +157,7 @@ fn respond_one(
     context: &crate::Context<'_>,
     state: &DialogueState,
     message: &str,
+    named: &[String],
 ) -> Result<(DialogueState, Reply)> {
     let mut next = state.clone();
     next.n_turns += 1;
@@ -205,9 +215,8 @@ fn respond_one(
         return Ok(answer_guide(engine, next, &id, focus, message));
     }
     // Services the citizen lists themself (“上户口和办医保”) are options a later “第一个” picks.
-    let named = named_guides(engine, message);
     if named.len() >= 2 {
-        next.last_options = named.clone();
+        next.last_options = named.to_vec();
     }
     // “第二个要多久”: an ordinal about options listed before.
     if !state.last_options.is_empty()
@@ -255,7 +264,7 @@ fn respond_one(
     // A follow-up on the topic under discussion (“周六能去吗”, “可以委托别人吗”): answered on it
     // unless the message names another service.
     if !signals.chitchat
-        && let Some(topic) = follow_up_topic(engine, state, message)?
+        && let Some(topic) = follow_up_topic(engine, state, message, named)?
     {
         return Ok(answer_guide(engine, next, &topic, focus, message));
     }
@@ -424,14 +433,14 @@ const FOLLOW_UP_MAX_CHARS: usize = 30;
 /// The topic a follow-up is about: the guide under discussion, when the message is short,
 /// names no other guide (by title or alias), no other guide matches its words strongly, and
 /// it names no document or service that no guide offers (those are declined as usual).
-fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str) -> Result<Option<String>> {
+fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str, named: &[String]) -> Result<Option<String>> {
     let Some(topic) = state.last_guide.clone() else {
         return Ok(None);
     };
     if message.chars().count() > FOLLOW_UP_MAX_CHARS || engine.corpus.guide(&topic).is_none() {
         return Ok(None);
     }
-    if named_guides(engine, message).iter().any(|id| *id != topic) {
+    if named.iter().any(|id| *id != topic) {
         return Ok(None);
     }
     let hits = engine.index.rank(message, 3)?;

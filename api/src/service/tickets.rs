@@ -14,14 +14,12 @@ const HOTLINE: &str = "hotline-12345";
 
 /// The application a submission creates, with its promised deadlines in working days.
 pub fn new_application(
-    state: &AppState,
     engine: &Engine,
     user: &User,
     submission: &bot::Submission,
     session_id: &str,
     now: i64,
 ) -> Result<backend::NewApplication> {
-    let _ = state;
     let today = knowledge::time::today(now);
     let deadline_of = |id: &str| {
         engine.corpus.guide(id).map(|g| {
@@ -61,14 +59,12 @@ pub fn new_application(
 /// Routes a ticket (category by the classifier, lead department by the category and the
 /// district) and sets its deadlines in working hours and days.
 pub async fn new_ticket(
-    state: &AppState,
     engine: &std::sync::Arc<Engine>,
     citizen: Option<&User>,
     request: &bot::TicketRequest,
     idempotency_key: Option<String>,
     now: i64,
 ) -> Result<backend::NewTicket> {
-    let _ = state;
     let text = format!("{} {}", request.what, request.location);
     let (category, department, district) = route(engine, &text, &request.location, None).await?;
     let rules = &engine.corpus.tickets;

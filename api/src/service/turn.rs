@@ -150,7 +150,7 @@ async fn attempt(
             };
             if mismatched.is_empty() {
                 Prepared::Application(super::tickets::new_application(
-                    state, &engine, user, submission, session_id, now,
+                    &engine, user, submission, session_id, now,
                 )?)
             } else {
                 tracing::warn!(user = %user.id, fields = ?mismatched, "submission refused: identity fields differ");
@@ -171,9 +171,9 @@ async fn attempt(
                 }
             }
         }
-        (Some(bot::Effect::CreateTicket(request)), _) => Prepared::Ticket(
-            super::tickets::new_ticket(state, &engine, user, request, Some(turn_key.clone()), now).await?,
-        ),
+        (Some(bot::Effect::CreateTicket(request)), _) => {
+            Prepared::Ticket(super::tickets::new_ticket(&engine, user, request, Some(turn_key.clone()), now).await?)
+        }
         (Some(bot::Effect::Rate { target, rating }), Some(user)) => {
             let target_id = if target.0 == "conversation" {
                 session_id.to_string()

@@ -22,14 +22,14 @@ pub async fn post(app: &axum::Router, uri: &str, token: &str, body: serde_json::
     send(app, request).await
 }
 
-struct Setup {
-    db: TestDb,
-    store: backend::Store,
-    state: api::AppState,
-    clock: Arc<api::clock::ManualClock>,
+pub struct Setup {
+    pub db: TestDb,
+    pub store: backend::Store,
+    pub state: api::AppState,
+    pub clock: Arc<api::clock::ManualClock>,
 }
 
-async fn setup(db: TestDb) -> Setup {
+pub async fn setup(db: TestDb) -> Setup {
     let store = db.open().await;
     let departments: Vec<String> = crate::common::engine()
         .corpus

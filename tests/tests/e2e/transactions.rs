@@ -23,24 +23,38 @@ struct Setup {
     clock: Arc<api::clock::ManualClock>,
 }
 
+/// The tickets tests' setup (demo users, every department, a clock at Monday 10:00), served.
 async fn setup(db: TestDb) -> Setup {
-    let store = db.open().await;
-    let departments: Vec<String> = crate::common::engine()
-        .corpus
-        .departments
-        .iter()
-        .map(|d| d.id.clone())
-        .collect();
-    api::demo::seed(&store, &departments).await.unwrap();
-    let mut state = crate::common::state(store.clone());
-    let clock = Arc::new(api::clock::ManualClock::new(MONDAY_10AM));
-    state.clock = clock.clone();
+    let crate::tickets::Setup {
+        db,
+        store,
+        state,
+        clock,
+    } = crate::tickets::setup(db).await;
     Setup {
         db,
         store,
         app: api::app(state),
         clock,
     }
+}
+
+/// The same staff action posted twice at once: both are answered.
+async fn post_twice_at_once(
+    app: &axum::Router,
+    uri: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (Response, Response) {
+    let (a, b) = tokio::join!(post(app, uri, token, body.clone()), post(app, uri, token, body));
+    assert_eq!(
+        (a.status, b.status),
+        (StatusCode::OK, StatusCode::OK),
+        "{} {}",
+        a.json,
+        b.json
+    );
+    (a, b)
 }
 
 async fn say(app: &axum::Router, token: Option<&str>, session: Option<&str>, message: &str) -> Response {
@@ -283,17 +297,7 @@ async fn concurrent_staff_actions_each_take_effect_once() {
         let accept = post(&app, &uri, &staff, json!({ "action": "accept" })).await;
         assert_eq!(accept.status, StatusCode::OK, "{}", accept.json);
         let summon = json!({ "action": "summon", "department": "urban-management" });
-        let (a, b) = tokio::join!(
-            post(&app, &uri, &staff, summon.clone()),
-            post(&app, &uri, &staff, summon)
-        );
-        assert_eq!(
-            (a.status, b.status),
-            (StatusCode::OK, StatusCode::OK),
-            "{} {}",
-            a.json,
-            b.json
-        );
+        post_twice_at_once(&app, &uri, &staff, summon).await;
         assert_eq!(store.coops(&number).await.unwrap().len(), 1, "{}", db.label);
         let events = store.ticket_events(&number).await.unwrap();
         assert_eq!(
@@ -305,17 +309,7 @@ async fn concurrent_staff_actions_each_take_effect_once() {
 
         let before = store.ticket(&number).await.unwrap().unwrap().resolve_due;
         let extend = json!({ "action": "extend", "text": "需要现场复核", "days": 2 });
-        let (a, b) = tokio::join!(
-            post(&app, &uri, &staff, extend.clone()),
-            post(&app, &uri, &staff, extend)
-        );
-        assert_eq!(
-            (a.status, b.status),
-            (StatusCode::OK, StatusCode::OK),
-            "{} {}",
-            a.json,
-            b.json
-        );
+        post_twice_at_once(&app, &uri, &staff, extend).await;
         let after = store.ticket(&number).await.unwrap().unwrap().resolve_due;
         let events = store.ticket_events(&number).await.unwrap();
         assert_eq!(
@@ -451,17 +445,7 @@ async fn concurrent_ratings_of_one_ticket_store_one_rating() {
         let Setup { db, store, app, .. } = setup(db).await;
         let (token, number) = filed(&app).await;
         let body = json!({ "target_kind": "ticket", "target_id": number, "level": 1, "comment": "没人管" });
-        let (a, b) = tokio::join!(
-            post(&app, "/api/v1/ratings", &token, body.clone()),
-            post(&app, "/api/v1/ratings", &token, body)
-        );
-        assert_eq!(
-            (a.status, b.status),
-            (StatusCode::OK, StatusCode::OK),
-            "{} {}",
-            a.json,
-            b.json
-        );
+        post_twice_at_once(&app, "/api/v1/ratings", &token, body).await;
         let stats = store.rating_stats("department", None).await.unwrap();
         let total: usize = stats.values().map(|s| s.n_ratings).sum();
         assert_eq!(total, 1, "{}", db.label);
