@@ -508,11 +508,14 @@ fn section(composer: &mut Composer<'_>, corpus: &Corpus, focus: Focus) {
         }
         Focus::CrossProvince => {
             let text = if guide.cross_province {
-                "本事项已实现跨省通办：外地户籍或身在外地也可以办理。"
+                "本事项已实现跨省通办：外地户籍或身在外地也可以办理。".to_string()
             } else {
-                "本事项指南未列为跨省通办，一般需在示范市办理。"
+                format!(
+                    "本事项指南未列为跨省通办，一般需在{}办理。",
+                    corpus.phrases.assistant().city
+                )
             };
-            composer.cite("cross_province", text.to_string());
+            composer.cite("cross_province", text);
         }
         Focus::General | Focus::Full | Focus::Conditions | Focus::Steps => {}
     }

@@ -220,7 +220,7 @@ fn respond_one(
     }
     // “第二个要多久”: an ordinal about options listed before.
     if !state.last_options.is_empty()
-        && let Some(id) = pick_ordinal(&state.last_options, message)
+        && let Some(id) = pick_ordinal(engine, &state.last_options, message)
     {
         return Ok(answer_guide(engine, next, &id, focus, message));
     }
@@ -371,7 +371,7 @@ fn pick_candidate(engine: &Engine, candidates: &[String], message: &str) -> Opti
     {
         return Some(candidates[n - 1].clone());
     }
-    if let Some(id) = pick_ordinal(candidates, message) {
+    if let Some(id) = pick_ordinal(engine, candidates, message) {
         return Some(id);
     }
     candidates
@@ -385,26 +385,15 @@ fn pick_candidate(engine: &Engine, candidates: &[String], message: &str) -> Opti
         .cloned()
 }
 
-/// Ordinal words, by the position they pick (`usize::MAX`: the last listed).
-const ORDINALS: &[(usize, &[&str])] = &[
-    (0, &["第一", "头一个", "前面那个", "前一个", "前者", "first"]),
-    (1, &["第二", "second"]),
-    (2, &["第三", "third"]),
-    (
-        usize::MAX,
-        &["后面那个", "后一个", "后者", "最后那个", "last one", "latter"],
-    ),
-];
-
-/// “第二个” / “前面那个” / “the first one”: the option at that place among those listed.
-fn pick_ordinal(options: &[String], message: &str) -> Option<String> {
+/// “第二个” / “前面那个” / “the first one”: the option at that place among those listed, by
+/// the ordinal words of `phrases.toml`.
+fn pick_ordinal(engine: &Engine, options: &[String], message: &str) -> Option<String> {
     let text = index::normalize(message);
-    ORDINALS.iter().find_map(|(place, words)| {
-        words.iter().any(|w| text.contains(w)).then(|| {
-            let i = if *place == usize::MAX {
-                options.len().saturating_sub(1)
-            } else {
-                *place
+    engine.corpus.phrases.ordinals().iter().find_map(|ordinal| {
+        ordinal.words.iter().any(|w| text.contains(w.as_str())).then(|| {
+            let i = match ordinal.place {
+                0 => options.len().saturating_sub(1),
+                place => place - 1,
             };
             options.get(i).cloned()
         })?
@@ -553,7 +542,7 @@ fn best_faq(engine: &Engine, guide: &knowledge::Guide, message: &str) -> Option<
 fn hotline(engine: &Engine) -> String {
     engine
         .corpus
-        .department("hotline-12345")
+        .department(&engine.corpus.phrases.assistant().hotline_department)
         .map_or_else(|| "12345".to_string(), |d| d.hotline.clone())
 }
 
@@ -598,10 +587,13 @@ fn canned(engine: &Engine, intent: Intent) -> Reply {
             "感谢您愿意评价！请选择满意程度：非常满意、满意、基本满意、不满意、非常不满意；如果不满意，请告诉我原因，我们会转交相关部门整改并回访。".to_string(),
             vec!["非常满意", "满意", "基本满意", "不满意", "非常不满意"],
         ),
-        Intent::Chitchat => (
-            "您好，我是示范市政务服务智能助手。我可以为您解答办事指南（要带什么材料、去哪办、多久办好、收费多少），也可以帮您转人工或登记12345诉求。请问您要办什么事？".to_string(),
-            vec!["换身份证", "办护照", "开饭店要办什么证", "提取公积金"],
-        ),
+        Intent::Chitchat => {
+            let assistant = engine.corpus.phrases.assistant();
+            (
+                assistant.greeting.clone(),
+                assistant.suggestions.iter().map(String::as_str).collect(),
+            )
+        }
         Intent::Service | Intent::OutOfScope => return fallback(engine, Intent::OutOfScope, ""),
     };
     Reply::new(intent, text, quick_replies.into_iter().map(str::to_string).collect())
@@ -1044,6 +1036,47 @@ mod phrase_tests {
         let corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
         Engine::new(corpus, index::IndexConfig::default()).unwrap()
     });
+
+    /// Another city's text and ordinal words come from its data: the greeting names that
+    /// city with its own quick replies, and an ordinal word added to the data picks its option.
+    #[test]
+    fn a_city_of_its_own_speaks_from_its_data() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../knowledge/data");
+        let mut corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
+        let mut assistant = corpus.phrases.assistant().clone();
+        assistant.city = "临江市".into();
+        assistant.greeting = "您好，我是临江市政务服务助手，请问您要办什么事？".into();
+        assistant.suggestions = vec!["办护照".into()];
+        assistant.address_example = "临江区望江路1号".into();
+        corpus.phrases.assistant = Some(assistant);
+        let mut ordinals = corpus.phrases.ordinals().to_vec();
+        ordinals.push(knowledge::phrases::Ordinal {
+            place: 2,
+            words: vec!["老二".into()],
+        });
+        corpus.phrases.ordinals = ordinals;
+        let engine = Engine::new(corpus, index::IndexConfig::default()).unwrap();
+        let state = DialogueState::default();
+        let (_, reply) = respond(&engine, &Context::anonymous(), &state, "你好").unwrap();
+        assert!(
+            reply.text.contains("临江市") && !reply.text.contains("示范市"),
+            "{}",
+            reply.text
+        );
+        assert_eq!(reply.quick_replies, ["办护照"]);
+        let listed = DialogueState {
+            last_options: vec!["passport".into(), "hk-macao-travel-permit".into()],
+            last_guide: Some("passport".into()),
+            ..DialogueState::default()
+        };
+        let (_, reply) = respond(&engine, &Context::anonymous(), &listed, "老二要多久").unwrap();
+        assert_eq!(
+            reply.citations.first().map(|c| c.guide_id.as_str()),
+            Some("hk-macao-travel-permit"),
+            "{}",
+            reply.text
+        );
+    }
 
     fn citizen() -> UserContext {
         UserContext {

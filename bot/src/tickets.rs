@@ -442,7 +442,11 @@ pub fn turn(phrases: &Phrases, mut draft: TicketDraft, message: &str, logged_in:
         Some("location") => {
             if !looks_like_place(text) && text.chars().count() < 4 {
                 let mut outcome = next(draft, logged_in);
-                outcome.text = format!("请说得具体一些，例如“滨江区江滨路12号小区东门”。{}", outcome.text);
+                outcome.text = format!(
+                    "请说得具体一些，例如“{}”。{}",
+                    phrases.assistant().address_example,
+                    outcome.text
+                );
                 return outcome;
             }
             draft.location = Some(text.to_string());

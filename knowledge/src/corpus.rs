@@ -278,6 +278,18 @@ impl Corpus {
         let intent_examples = examples("intents.toml", "intent", &mut diagnostics);
         let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
         let phrases = load_phrases(dir, &mut hasher, &mut diagnostics);
+        // The hotline named by this folder's own phrases.toml must be one of its departments.
+        let hotline = &phrases.assistant().hotline_department;
+        let path = dir.join("phrases.toml");
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && !departments.iter().any(|d| &d.id == hotline)
+        {
+            diagnostics.push(error(
+                &path,
+                find_line(&text, "hotline_department"),
+                format!("部门 “{hotline}” 不在 departments.toml 中"),
+            ));
+        }
         // A bundle whose member was skipped still loads: its own text is valid.
         let by_id = guides.iter().enumerate().map(|(i, g)| (g.id.clone(), i)).collect();
         let corpus = Corpus {
@@ -904,6 +916,71 @@ a = "四"
             "{shown:?}"
         );
         assert_eq!(&outcome.corpus.phrases, crate::Phrases::builtin());
+    }
+
+    /// Another city edits data, not code: its name, greeting, hotline and ordinal words come
+    /// from its own phrases.toml; an empty greeting, a repeated ordinal place and a hotline that
+    /// is no department are reported with path and line.
+    #[test]
+    fn a_city_of_its_own_is_data_and_checked() {
+        let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/phrases.toml")).unwrap();
+        let own = shipped
+            .replace("city = \"示范市\"", "city = \"临江市\"")
+            .replace("我是示范市政务服务智能助手", "我是临江市政务服务助手")
+            .replace("place = 3\n", "place = 4\n");
+        assert_ne!(own, shipped);
+        let dir = folder(&[("demo-service.toml", GOOD)]);
+        std::fs::write(dir.path().join("phrases.toml"), &own).unwrap();
+        let departments = std::fs::read_to_string(dir.path().join("departments.toml")).unwrap();
+        let hotline = "\n[[department]]\nid = \"hotline-12345\"\nname = \"临江市12345热线\"\nhotline = \"12345\"\nhours = \"全天\"\n";
+        std::fs::write(dir.path().join("departments.toml"), format!("{departments}{hotline}")).unwrap();
+        let outcome = Corpus::load(dir.path()).unwrap();
+        assert_eq!(outcome.n_errors(), 0, "{:?}", outcome.diagnostics);
+        let assistant = outcome.corpus.phrases.assistant();
+        assert_eq!(assistant.city, "临江市");
+        assert!(assistant.greeting.contains("临江市") && !assistant.greeting.contains("示范市"));
+        assert!(outcome.corpus.phrases.ordinals().iter().any(|o| o.place == 4));
+
+        // Broken: an empty greeting and two lists for the second place; the shipped text stays.
+        let broken = own
+            .replace("我是临江市政务服务助手", "")
+            .replace("place = 4\n", "place = 2\n");
+        let broken = broken.replace(
+            &broken[broken.find("greeting = ").unwrap()..]
+                .lines()
+                .next()
+                .unwrap()
+                .to_string(),
+            "greeting = \"\"",
+        );
+        std::fs::write(dir.path().join("phrases.toml"), &broken).unwrap();
+        let outcome = Corpus::load(dir.path()).unwrap();
+        let shown: Vec<String> = outcome.diagnostics.iter().map(|d| d.to_string()).collect();
+        let line_of = |needle: &str| broken.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains(&format!("phrases.toml:{}:", line_of("greeting = "))) && d.contains("greeting")),
+            "{shown:?}"
+        );
+        assert!(shown.iter().any(|d| d.contains("序号 2 重复")), "{shown:?}");
+        assert_eq!(outcome.corpus.phrases.assistant().city, "示范市");
+
+        // A hotline that is no department of this folder.
+        std::fs::write(
+            dir.path().join("phrases.toml"),
+            own.replace("hotline-12345", "hotline-9"),
+        )
+        .unwrap();
+        let outcome = Corpus::load(dir.path()).unwrap();
+        let shown: Vec<String> = outcome.diagnostics.iter().map(|d| d.to_string()).collect();
+        let line = own.lines().position(|l| l.starts_with("hotline_department")).unwrap() + 1;
+        assert!(
+            shown
+                .iter()
+                .any(|d| d.contains(&format!("phrases.toml:{line}:")) && d.contains("hotline-9")),
+            "{shown:?}"
+        );
     }
 
     #[test]

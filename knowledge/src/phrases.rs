@@ -21,6 +21,37 @@ pub struct Phrases {
     #[serde(default)]
     pub options: OptionPhrases,
     pub resolved: ResolvedPhrases,
+    /// The city's own text; a file without it gets the shipped one.
+    #[serde(default)]
+    pub assistant: Option<Assistant>,
+    /// Ordinal words; a file without them gets the shipped ones.
+    #[serde(default)]
+    pub ordinals: Vec<Ordinal>,
+}
+
+/// What is particular to the city running the assistant.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assistant {
+    /// The city's name, as answers say it (一般需在示范市办理).
+    pub city: String,
+    /// The answer to a greeting or to “what can you do”.
+    pub greeting: String,
+    /// Quick replies offered with the greeting.
+    #[serde(default)]
+    pub suggestions: Vec<String>,
+    /// The department (departments.toml) whose hotline answers are given.
+    pub hotline_department: String,
+    /// A place of the city, shown when a complaint's place is too vague.
+    pub address_example: String,
+}
+
+/// Words that pick the option at `place` (from 1; 0 is the last one).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ordinal {
+    pub place: usize,
+    pub words: Vec<String>,
 }
 
 /// Words that change the word after (or, for suffixes, before) them.
@@ -107,6 +138,24 @@ impl Phrases {
         &BUILTIN_PHRASES
     }
 
+    /// The city's text: this file's, or the shipped one.
+    pub fn assistant(&self) -> &Assistant {
+        static EMPTY: LazyLock<Assistant> = LazyLock::new(Assistant::default);
+        self.assistant
+            .as_ref()
+            .or(BUILTIN_PHRASES.assistant.as_ref())
+            .unwrap_or(&EMPTY)
+    }
+
+    /// The ordinal words: this file's, or the shipped ones.
+    pub fn ordinals(&self) -> &[Ordinal] {
+        if self.ordinals.is_empty() {
+            &BUILTIN_PHRASES.ordinals
+        } else {
+            &self.ordinals
+        }
+    }
+
     /// Parses and validates the file's text; every problem as (line, reason).
     pub fn parse(text: &str) -> Result<Phrases, Vec<(usize, String)>> {
         let phrases: Phrases = toml::from_str(text).map_err(|err| {
@@ -144,6 +193,32 @@ impl Phrases {
             ("subjects", &self.resolved.subjects),
         ];
         lists.extend(self.rating.words.iter().map(|w| ("words", &w.words)));
+        lists.extend(self.ordinals.iter().map(|o| ("ordinals.words", &o.words)));
+        if let Some(assistant) = &self.assistant {
+            for (key, value) in [
+                ("city", &assistant.city),
+                ("greeting", &assistant.greeting),
+                ("hotline_department", &assistant.hotline_department),
+                ("address_example", &assistant.address_example),
+            ] {
+                if value.trim().is_empty() {
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with(key))
+                        .map_or(1, |i| i + 1);
+                    problems.push((line, format!("assistant.{key} 不能为空")));
+                }
+            }
+        }
+        let mut places = Vec::new();
+        for ordinal in &self.ordinals {
+            if places.contains(&ordinal.place) {
+                let needle = format!("place = {}", ordinal.place);
+                let line = text.lines().position(|l| l.contains(&needle)).map_or(1, |i| i + 1);
+                problems.push((line, format!("序号 {} 重复", ordinal.place)));
+            }
+            places.push(ordinal.place);
+        }
         lists.extend(self.rating.tags.iter().map(|t| ("cues", &t.cues)));
         for (name, list) in &lists {
             if list.is_empty() {
