@@ -277,15 +277,14 @@ impl Corpus {
         let ticket_examples = examples("ticket_examples.toml", "category", &mut diagnostics);
         let intent_examples = examples("intents.toml", "intent", &mut diagnostics);
         let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
-        let phrases = load_phrases(dir, &mut hasher, &mut diagnostics);
+        let (phrases, phrases_text) = load_phrases(dir, &mut hasher, &mut diagnostics);
         // The hotline named by this folder's own phrases.toml must be one of its departments.
         let hotline = &phrases.assistant().hotline_department;
-        let path = dir.join("phrases.toml");
-        if let Ok(text) = std::fs::read_to_string(&path)
+        if let Some(text) = phrases_text
             && !departments.iter().any(|d| &d.id == hotline)
         {
             diagnostics.push(error(
-                &path,
+                &dir.join("phrases.toml"),
                 find_line(&text, "hotline_department"),
                 format!("部门 “{hotline}” 不在 departments.toml 中"),
             ));
@@ -455,17 +454,19 @@ fn load_ticket_rules(
 }
 
 /// `phrases.toml`: absent, the built-in lists; broken, the built-in lists and the problems
-/// (a typo in a word list must not leave the dialogue unable to read a rating).
-fn load_phrases(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic>) -> crate::Phrases {
+/// (a typo in a word list must not leave the dialogue unable to read a rating). Also returns
+/// the file's text, when there is one, for the checks that need the rest of the folder.
+fn load_phrases(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic>) -> (crate::Phrases, Option<String>) {
     let path = dir.join("phrases.toml");
     let Ok(text) = std::fs::read_to_string(&path) else {
-        return crate::Phrases::builtin().clone();
+        return (crate::Phrases::builtin().clone(), None);
     };
     text.hash(hasher);
-    crate::Phrases::parse(&text).unwrap_or_else(|problems| {
+    let phrases = crate::Phrases::parse(&text).unwrap_or_else(|problems| {
         out.extend(problems.into_iter().map(|(line, message)| error(&path, line, message)));
         crate::Phrases::builtin().clone()
-    })
+    });
+    (phrases, Some(text))
 }
 
 fn load_forms(
