@@ -2,7 +2,8 @@
 //! guide, every fact with a numbered citation. Only the guide's own words and numbers are
 //! used: nothing is invented, and a section the guide lacks is not mentioned.
 
-use knowledge::{Corpus, Guide, GuideKind};
+use knowledge::phrases::lists;
+use knowledge::{Corpus, Guide, GuideKind, Phrases};
 
 use crate::Citation;
 
@@ -22,168 +23,38 @@ pub enum Focus {
     General,
 }
 
-const FOCUS_WORDS: &[(Focus, &[&str])] = &[
-    (
-        Focus::Full,
-        &[
-            "完整办事指南",
-            "完整指南",
-            "完整的指南",
-            "全部内容",
-            "详细介绍",
-            "full guide",
-            "whole guide",
-        ],
-    ),
-    (
-        Focus::Materials,
-        &[
-            "材料",
-            "带什么",
-            "带啥",
-            "要带",
-            "准备什么",
-            "准备啥",
-            "证件",
-            "资料",
-            "需要什么",
-            "需要啥",
-            "要什么",
-            "要啥",
-            "documents",
-            "bring",
-            "paperwork",
-            "what do i need",
-        ],
-    ),
-    (
-        Focus::Fees,
-        &[
-            "多少钱",
-            "费用",
-            "收费",
-            "要钱",
-            "收钱",
-            "免费",
-            "花钱",
-            "工本费",
-            "钱",
-            "fee",
-            "fees",
-            "cost",
-            "how much",
-            "price",
-        ],
-    ),
-    (
-        Focus::Time,
-        &[
-            "多久",
-            "多长时间",
-            "几天",
-            "时限",
-            "多少天",
-            "几个工作日",
-            "啥时候",
-            "什么时候能",
-            "多快",
-            "时间",
-            "how long",
-            "how many days",
-        ],
-    ),
-    (
-        Focus::Online,
-        &[
-            "网上",
-            "线上",
-            "手机上",
-            "手机办",
-            "app",
-            "小程序",
-            "不用跑",
-            "在线",
-            "online",
-            "网办",
-            "掌上",
-        ],
-    ),
-    (
-        Focus::Where,
-        &[
-            "在哪",
-            "哪里办",
-            "哪儿办",
-            "去哪",
-            "地址",
-            "窗口",
-            "地点",
-            "大厅",
-            "几点",
-            "上班时间",
-            "办公时间",
-            "where",
-        ],
-    ),
-    (
-        Focus::Conditions,
-        &[
-            "条件",
-            "资格",
-            "能不能办",
-            "能办吗",
-            "可以办吗",
-            "符合",
-            "够不够",
-            "有没有资格",
-            "要求",
-            "eligible",
-            "eligibility",
-            "qualify",
-        ],
-    ),
-    (
-        Focus::CrossProvince,
-        &["异地", "外地", "跨省", "外省", "不在户籍地", "老家", "other province"],
-    ),
-    (
-        Focus::Steps,
-        &[
-            "流程",
-            "步骤",
-            "怎么办",
-            "怎么弄",
-            "怎么申请",
-            "程序",
-            "手续",
-            "咋办",
-            "how to",
-            "how do i",
-            "process",
-            "steps",
-        ],
-    ),
+/// Each focus by its list of `phrases.toml` `[words]`, in the order they are tried.
+const FOCUS_LISTS: &[(Focus, &str)] = &[
+    (Focus::Full, lists::FOCUS_FULL),
+    (Focus::Materials, lists::FOCUS_MATERIALS),
+    (Focus::Fees, lists::FOCUS_FEES),
+    (Focus::Time, lists::FOCUS_TIME),
+    (Focus::Online, lists::FOCUS_ONLINE),
+    (Focus::Where, lists::FOCUS_WHERE),
+    (Focus::Conditions, lists::FOCUS_CONDITIONS),
+    (Focus::CrossProvince, lists::FOCUS_CROSS_PROVINCE),
+    (Focus::Steps, lists::FOCUS_STEPS),
 ];
 
 impl Focus {
-    pub fn detect(text: &str) -> Focus {
+    pub fn detect(words: &Phrases, text: &str) -> Focus {
         let text = index::normalize(text);
-        FOCUS_WORDS
+        FOCUS_LISTS
             .iter()
-            .find(|(_, words)| words.iter().any(|w| text.contains(w)))
+            .find(|(_, list)| words.words(list).iter().any(|w| text.contains(w.as_str())))
             .map_or(Focus::General, |(focus, _)| *focus)
     }
 
     /// Whether the message is nothing but a follow-up question (“那要带哪些材料？”): once the
     /// focus words and fillers are gone, at most a few characters are left.
-    pub fn is_bare_follow_up(text: &str) -> bool {
+    pub fn is_bare_follow_up(words: &Phrases, text: &str) -> bool {
         let mut rest = index::normalize(text);
-        if Focus::detect(&rest) == Focus::General {
+        if Focus::detect(words, &rest) == Focus::General {
             return false;
         }
-        for (_, words) in FOCUS_WORDS {
-            for word in *words {
-                rest = rest.replace(word, "");
+        for (_, list) in FOCUS_LISTS {
+            for word in words.words(list) {
+                rest = rest.replace(word.as_str(), "");
             }
         }
         let left = rest

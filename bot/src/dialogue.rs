@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
+use knowledge::phrases::lists;
 use crate::intent::{Intent, asks_how_to_get, detect_rules, misfit, unknown_document, unknown_service};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 
@@ -62,23 +63,6 @@ impl Reply {
     }
 }
 
-/// Words that ask to do the thing online, not just to know about it.
-const APPLY: &[&str] = &[
-    "我要办",
-    "我要申请",
-    "帮我办",
-    "在线办理",
-    "网上申请",
-    "在线申请",
-    "申请办理",
-    "开始办理",
-    "我要在线",
-    "办理这个",
-    "现在办",
-    "立即办理",
-];
-const RESUME: &[&str] = &["继续办理", "继续填写", "继续申请", "继续"];
-
 const QUICK_HUMAN: &str = "转人工客服";
 const QUICK_TICKET: &str = "提交12345工单";
 const QUICK_REPHRASE: &str = "换个说法再问";
@@ -115,7 +99,7 @@ fn also_named(
     let Some(answered_guide) = engine.corpus.guide(&answered) else {
         return (next, reply);
     };
-    let focus = Focus::detect(message);
+    let focus = Focus::detect(&engine.corpus.phrases, message);
     let others: Vec<String> = named
         .iter()
         .filter(|id| **id != answered && !answered_guide.members.contains(id))
@@ -162,8 +146,8 @@ fn respond_one(
     let mut next = state.clone();
     next.n_turns += 1;
     let message = message.trim();
-    let focus = Focus::detect(message);
-    let signals = detect_rules(message);
+    let focus = Focus::detect(&engine.corpus.phrases, message);
+    let signals = detect_rules(&engine.corpus.phrases, message);
 
     if signals.decided == Some(Intent::Human) {
         return Ok((next, canned(engine, Intent::Human)));
@@ -172,7 +156,7 @@ fn respond_one(
         return Ok(continue_form(engine, context, next, form_state, message));
     }
     if let Some(paused) = state.paused_form.clone()
-        && (RESUME.iter().any(|w| message.starts_with(w)) || message == "继续")
+        && (engine.corpus.phrases.words(lists::RESUME).iter().any(|w| message.starts_with(w.as_str())) || message == "继续")
     {
         next.paused_form = None;
         return Ok(match engine.corpus.form(&paused.service_id) {
@@ -243,10 +227,11 @@ fn respond_one(
     if signals.decided == Some(Intent::Rating) {
         return Ok(start_rating(engine, next, context, message));
     }
-    let applying = APPLY.iter().any(|w| message.contains(w));
+    let apply = engine.corpus.phrases.words(lists::APPLY);
+    let applying = apply.iter().any(|w| message.contains(w.as_str()));
     if applying
         && let Some(last) = state.last_guide.clone()
-        && strip_words(message, APPLY)
+        && strip_words(message, apply)
             .chars()
             .filter(|c| c.is_alphanumeric())
             .count()
@@ -284,7 +269,7 @@ fn respond_one(
     if let Some(last) = &state.last_guide
         && focus != Focus::General
         && top_confidence < thresholds.answer
-        && Focus::is_bare_follow_up(message)
+        && Focus::is_bare_follow_up(&engine.corpus.phrases, message)
     {
         let last = last.clone();
         return Ok(answer_guide(engine, next, &last, focus, message));
@@ -293,7 +278,7 @@ fn respond_one(
     // unless retrieval is sure.
     if top_confidence < thresholds.answer + 1.3
         && let Some(name) =
-            unknown_document(&engine.index, understood).or_else(|| unknown_service(&engine.index, understood))
+            unknown_document(&engine.corpus.phrases, &engine.index, understood).or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood))
     {
         let intent = if signals.complaint_hint {
             Intent::Complaint
@@ -304,7 +289,7 @@ fn respond_one(
     }
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     if let Some(top) = hits.first()
-        && misfit(&engine.index, &top.id, understood)
+        && misfit(&engine.corpus.phrases, &engine.index, &top.id, understood)
     {
         return Ok((next, fallback(engine, Intent::OutOfScope, understood)));
     }
@@ -447,7 +432,7 @@ fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str, named:
     {
         return Ok(None);
     }
-    if unknown_document(&engine.index, message).is_some() || unknown_service(&engine.index, message).is_some() {
+    if unknown_document(&engine.corpus.phrases, &engine.index, message).is_some() || unknown_service(&engine.corpus.phrases, &engine.index, message).is_some() {
         return Ok(None);
     }
     Ok(Some(topic))
@@ -474,7 +459,7 @@ fn answer_guide(
     next.last_guide = Some(guide.id.clone());
     let mut quick_replies: Vec<String> = ["需要哪些材料", "要多长时间", "在哪里办理"]
         .into_iter()
-        .filter(|q| Focus::detect(q) != focus)
+        .filter(|q| Focus::detect(&engine.corpus.phrases, q) != focus)
         .map(str::to_string)
         .collect();
     quick_replies.extend(
@@ -599,8 +584,8 @@ fn canned(engine: &Engine, intent: Intent) -> Reply {
     Reply::new(intent, text, quick_replies.into_iter().map(str::to_string).collect())
 }
 
-fn strip_words(text: &str, words: &[&str]) -> String {
-    words.iter().fold(text.to_string(), |rest, w| rest.replace(w, ""))
+fn strip_words(text: &str, words: &[String]) -> String {
+    words.iter().fold(text.to_string(), |rest, w| rest.replace(w.as_str(), ""))
 }
 
 fn start_form(
@@ -773,46 +758,6 @@ fn rating_turn(
     (next, reply)
 }
 
-/// Asking for everything at once (“能不能一次办完”, “要跑几个部门”, “那些手续”; not “办什么
-/// 手续”, which asks about any one service): the citizen means the bundle (“一件事”) or the
-/// combined licence, not one of its parts.
-const BUNDLE_CUES: &[&str] = &[
-    "一次办完",
-    "一次办好",
-    "一次性办",
-    "一次都办",
-    "一次全办",
-    "全办了",
-    "一次搞定",
-    "一趟搞定",
-    "一躺搞定",
-    "来回跑",
-    "one application",
-    "together",
-    "一起办",
-    "all together",
-    "at once",
-    "in one go",
-    "一块办",
-    "一块儿办",
-    "一站式",
-    "一件事",
-    "联办",
-    "一个证",
-    "一张证",
-    "一证",
-    "哪些手续",
-    "那些手续",
-    "手续都",
-    "跑几个",
-    "几个部门",
-    "几个地方",
-    "好几个证",
-    "几个证",
-    "都要办",
-    "都得办",
-];
-
 /// Moves a bundle or combined licence among the top three to the front when the message asks
 /// for everything at once; returns whether it did.
 fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) -> bool {
@@ -833,7 +778,7 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     // Only when asked for at once: two of its parts next to it are no sign (measured: a
     // question about one part finds the other parts and the bundle too).
     let text = index::normalize(message);
-    if !BUNDLE_CUES.iter().any(|cue| text.contains(cue)) {
+    if !engine.corpus.phrases.words(lists::BUNDLE).iter().any(|cue| text.contains(cue.as_str())) {
         return false;
     }
     let top_score = ranked[0].score;
@@ -873,7 +818,7 @@ fn semantic_turn(
     // A follow-up about the guide just discussed: “那要带什么材料？”
     if let Some(last) = &state.last_guide
         && focus != Focus::General
-        && Focus::is_bare_follow_up(message)
+        && Focus::is_bare_follow_up(&engine.corpus.phrases, message)
     {
         let last = last.clone();
         return Ok(answer_guide(engine, next, &last, focus, message));
@@ -886,7 +831,7 @@ fn semantic_turn(
     // chance and no guide's own words match (“Hello, who am I talking to?”).
     let sure = head_p >= 0.6 || (p("service") < 0.1 && !strong_lexical);
     match head_intent {
-        "complaint" if head_p >= 0.5 && !(asks_how_to_get(understood) && strong_lexical && head_p < 0.8) => {
+        "complaint" if head_p >= 0.5 && !(asks_how_to_get(&engine.corpus.phrases, understood) && strong_lexical && head_p < 0.8) => {
             return Ok(intake_reply(
                 next,
                 crate::tickets::start(message, context.user.is_some()),
@@ -910,13 +855,13 @@ fn semantic_turn(
     // guide and the head is not sure of a service.
     // A service named as object + verb that no guide offers (离婚登记 next to 结婚登记) is
     // out of scope unless the head is sure.
-    let unknown = unknown_document(&engine.index, understood)
+    let unknown = unknown_document(&engine.corpus.phrases, &engine.index, understood)
         .filter(|_| p_service < 0.8)
-        .or_else(|| unknown_service(&engine.index, understood).filter(|_| p_service < 0.9));
+        .or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood).filter(|_| p_service < 0.9));
     // The best guide never speaks of what is asked (补办 where the guide only renews).
     let unknown = unknown.or_else(|| {
         let top = ranked.first()?;
-        misfit(&engine.index, &top.id, understood).then(|| understood.to_string())
+        misfit(&engine.corpus.phrases, &engine.index, &top.id, understood).then(|| understood.to_string())
     });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use knowledge::phrases::lists;
 use knowledge::{Corpus, Field, Form, Guide};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -123,20 +124,6 @@ pub struct FieldView {
 
 /// Prefill sources that are who the citizen (or company) is, not something they hold: typed
 /// over, they would let one person apply in another's name. Filled from the login and locked.
-/// Words that ask to apply for someone else (代办).
-const ON_BEHALF: &[&str] = &[
-    "代办",
-    "帮别人办",
-    "替别人办",
-    "为他人办",
-    "帮家人办",
-    "替家人办",
-    "帮他办",
-    "帮她办",
-    "替他办",
-    "替她办",
-];
-
 const IDENTITY_SOURCES: &[&str] = &["id_card.name", "id_card.number", "business_license.credit_code"];
 
 fn identity_bound(field: &Field) -> bool {
@@ -296,23 +283,17 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(孩子|宝宝|新生儿|小孩)?(?:的)?(?:名字|姓名)?(?:叫|是|为|：|:)\s*([\p{Han}·]{2,5}?)(?:$|[，,。.;；\s电手身地我的，])").unwrap()
 });
 
-const CANCEL: &[&str] = &["取消", "不办了", "不想办了", "算了"];
-const YES: &[&str] = &[
-    "是", "确认", "确定", "好的", "好", "对", "没错", "提交", "可以", "嗯", "yes", "ok",
-];
-const SKIP: &[&str] = &["跳过", "不填", "没有", "略过", "skip"];
-const CORRECTION: &[&str] = &["写错", "填错", "改成", "改为", "改一下", "更正", "错了", "修改", "不对"];
 
-fn is_one_of(text: &str, words: &[&str]) -> bool {
+fn is_one_of<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
     let text = text
         .trim()
         .trim_end_matches(['。', '！', '!', '.', '，', ','])
         .to_lowercase();
-    words.iter().any(|w| text == *w)
+    words.iter().any(|w| text == w.as_ref())
 }
 
-fn mentions_any(text: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| text.contains(w))
+fn mentions_any<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
+    words.iter().any(|w| text.contains(w.as_ref()))
 }
 
 /// Words citizens use for a field besides its label.
@@ -349,7 +330,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     let title = title_owned.as_str();
 
     if let Phase::ConfirmCancel { confirming } = state.phase {
-        if is_one_of(&text, YES) || mentions_any(&text, &["确认取消", "确定取消"]) {
+        if is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认取消", "确定取消"]) {
             return Outcome {
                 text: format!("已取消《{title}》的申请，填写的内容不会提交。需要时可以随时重新办理。"),
                 quick_replies: vec![],
@@ -367,7 +348,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         outcome.text = format!("好的，继续办理。{}", outcome.text);
         return outcome;
     }
-    if mentions_any(&text, CANCEL) {
+    if mentions_any(&text, corpus.phrases.words(lists::FORM_CANCEL)) {
         state.phase = Phase::ConfirmCancel {
             confirming: state.phase == Phase::Confirming,
         };
@@ -382,7 +363,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     // 代办: from now on the form describes someone else.
     if !state.on_behalf
         && let Some(user) = context.user
-        && mentions_any(&text, ON_BEHALF)
+        && mentions_any(&text, corpus.phrases.words(lists::ON_BEHALF))
     {
         state.on_behalf = true;
         state.values.retain(|_, value| value.source == Source::Typed);
@@ -425,7 +406,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             .and_then(|user| identity_value(field, user))
     };
 
-    if state.phase == Phase::Confirming && (is_one_of(&text, YES) || mentions_any(&text, &["确认提交", "提交申请"]))
+    if state.phase == Phase::Confirming && (is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认提交", "提交申请"]))
     {
         let Some(user) = context.user else {
             return Outcome {
@@ -487,7 +468,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         };
     }
 
-    let correcting = mentions_any(&text, CORRECTION);
+    let correcting = mentions_any(&text, corpus.phrases.words(lists::FORM_CORRECTION));
     let mut errors: Vec<String> = Vec::new();
     let mut changed = false;
     // Identity-bound fields the message tried to change.
@@ -580,7 +561,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     {
         if locked(field).is_some() {
             refused.push(field);
-        } else if is_one_of(&text, SKIP) {
+        } else if is_one_of(&text, corpus.phrases.words(lists::FORM_SKIP)) {
             if field.required {
                 errors.push(format!("{}是必填项，不能跳过。", field.label));
             } else {
@@ -606,7 +587,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                     field.options.join("、")
                 )),
             }
-        } else if field.kind == knowledge::validators::ValidatorKind::PersonName && is_command(&text) {
+        } else if field.kind == knowledge::validators::ValidatorKind::PersonName && is_command(&corpus.phrases, &text) {
             errors.push(format!("{}不正确：这看起来不是姓名，请输入证件上的姓名", field.label));
         } else {
             // “我的手机是139…”: try the text after a “是”/“：”, then the whole message.
@@ -706,7 +687,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
 }
 
 /// Words of the dialogue's buttons and commands: never a value typed for a name.
-fn is_command(text: &str) -> bool {
+fn is_command(phrases: &knowledge::Phrases, text: &str) -> bool {
     const COMMANDS: &[&str] = &[
         "在线办理",
         "确认提交",
@@ -721,7 +702,10 @@ fn is_command(text: &str) -> bool {
         "没错",
         "不知道",
     ];
-    is_one_of(text, YES) || is_one_of(text, SKIP) || is_one_of(text, CANCEL) || is_one_of(text, COMMANDS)
+    [lists::FORM_YES, lists::FORM_SKIP, lists::FORM_CANCEL]
+        .iter()
+        .any(|list| is_one_of(text, phrases.words(list)))
+        || is_one_of(text, COMMANDS)
 }
 
 /// Text with each synonym replaced by its group's first word (`phrases.toml` `[options]`).

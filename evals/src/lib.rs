@@ -124,7 +124,7 @@ pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
             absent.join(","),
             match (
                 engine.index.correct(&case.query),
-                bot::unknown_service(&engine.index, &case.query)
+                bot::unknown_service(&engine.corpus.phrases, &engine.index, &case.query)
             ) {
                 (Some(c), u) => format!("{c} [{}]", u.unwrap_or_default()),
                 (None, u) => format!("{} [{}]", case.query, u.unwrap_or_default()),

@@ -3,7 +3,7 @@
 //! choice's options, and "my complaint is resolved". Data, so an operator fixes a missed
 //! phrasing without a release; the reader that uses them lives in `bot`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use serde::Deserialize;
@@ -27,6 +27,101 @@ pub struct Phrases {
     /// Ordinal words; a file without them gets the shipped ones.
     #[serde(default)]
     pub ordinals: Vec<Ordinal>,
+    /// The named word lists the dialogue's rules read (`[words]`, keys in [`WORD_LISTS`]); a
+    /// file that leaves a list out gets the shipped one.
+    #[serde(default)]
+    pub words: BTreeMap<String, Vec<String>>,
+}
+
+/// Every list of `[words]`: its key and what it is for. The keys the code reads are the
+/// constants of [`lists`]; a key not here is a typo and the loader says so.
+pub const WORD_LISTS: &[(&str, &str)] = &[
+    (lists::APPLY, "asking to do the thing online, not just to know about it"),
+    (lists::RESUME, "going on with a form left half-filled"),
+    (lists::BUNDLE, "asking for everything at once: the 一件事 bundle or the combined licence"),
+    (lists::ON_BEHALF, "applying for someone else (代办)"),
+    (lists::FORM_CANCEL, "leaving a form"),
+    (lists::FORM_YES, "confirming a form's summary"),
+    (lists::FORM_SKIP, "skipping an optional field"),
+    (lists::FORM_CORRECTION, "correcting a field already given"),
+    (lists::FOCUS_FULL, "asking for the whole guide"),
+    (lists::FOCUS_MATERIALS, "asking what to bring"),
+    (lists::FOCUS_FEES, "asking what it costs"),
+    (lists::FOCUS_TIME, "asking how long it takes or when"),
+    (lists::FOCUS_ONLINE, "asking whether it can be done online"),
+    (lists::FOCUS_WHERE, "asking where to go"),
+    (lists::FOCUS_CONDITIONS, "asking who may apply"),
+    (lists::FOCUS_CROSS_PROVINCE, "asking about another place's household or another province"),
+    (lists::FOCUS_STEPS, "asking how it is done, step by step"),
+    (lists::HUMAN, "asking for a human agent"),
+    (lists::RATING, "words of the 好差评 rating"),
+    (lists::VERDICTS, "a verdict of the rating scale, whatever else the message says"),
+    (lists::STATUS_WHAT, "asking about progress"),
+    (lists::STATUS_MINE, "about one's own application or complaint"),
+    (lists::COMPLAINT_STRONG, "words that alone say “I want to complain or report”"),
+    (lists::COMPLAINT_WEAK, "words that suggest a problem to report when no guide answers"),
+    (lists::CHITCHAT, "greetings, thanks and small talk"),
+    (lists::YOU, "addressing the assistant"),
+    (lists::WHAT_ARE_YOU, "asking what the assistant is"),
+    (lists::ASK_FOR_SOMEONE, "asking to be put through to someone"),
+    (lists::ASKS_HOW_TO_GET, "asking how to get or do something"),
+    (lists::DOCUMENT_SUFFIXES, "endings of the names of documents and licences"),
+    (lists::DOCUMENT_ENDINGS, "endings of words that name a document"),
+    (lists::NAME_BREAKS, "characters that end a name read backwards (verbs, particles, quantifiers)"),
+    (lists::SERVICE_VERBS, "verbs that name a service when they follow its object"),
+    (lists::ADVERBS, "adverbs that can stand where an object would"),
+    (lists::QUESTION_FILLERS, "question words between an object and its verb, longest first"),
+    (lists::LOST, "saying a document was lost"),
+    (lists::LOST_OFFERS, "what a guide says where it replaces a lost document"),
+    (lists::CHANGE_ASKS, "asking to change a record"),
+    (lists::CHANGE_OFFERS, "what a guide says where it changes a record"),
+    (lists::FREEZE_ASKS, "asking to freeze or unfreeze"),
+    (lists::FREEZE_OFFERS, "what a guide says where it freezes or unfreezes"),
+];
+
+/// The keys of `[words]`.
+pub mod lists {
+    pub const APPLY: &str = "apply";
+    pub const RESUME: &str = "resume";
+    pub const BUNDLE: &str = "bundle";
+    pub const ON_BEHALF: &str = "on_behalf";
+    pub const FORM_CANCEL: &str = "form_cancel";
+    pub const FORM_YES: &str = "form_yes";
+    pub const FORM_SKIP: &str = "form_skip";
+    pub const FORM_CORRECTION: &str = "form_correction";
+    pub const FOCUS_FULL: &str = "focus_full";
+    pub const FOCUS_MATERIALS: &str = "focus_materials";
+    pub const FOCUS_FEES: &str = "focus_fees";
+    pub const FOCUS_TIME: &str = "focus_time";
+    pub const FOCUS_ONLINE: &str = "focus_online";
+    pub const FOCUS_WHERE: &str = "focus_where";
+    pub const FOCUS_CONDITIONS: &str = "focus_conditions";
+    pub const FOCUS_CROSS_PROVINCE: &str = "focus_cross_province";
+    pub const FOCUS_STEPS: &str = "focus_steps";
+    pub const HUMAN: &str = "human";
+    pub const RATING: &str = "rating";
+    pub const VERDICTS: &str = "verdicts";
+    pub const STATUS_WHAT: &str = "status_what";
+    pub const STATUS_MINE: &str = "status_mine";
+    pub const COMPLAINT_STRONG: &str = "complaint_strong";
+    pub const COMPLAINT_WEAK: &str = "complaint_weak";
+    pub const CHITCHAT: &str = "chitchat";
+    pub const YOU: &str = "you";
+    pub const WHAT_ARE_YOU: &str = "what_are_you";
+    pub const ASK_FOR_SOMEONE: &str = "ask_for_someone";
+    pub const ASKS_HOW_TO_GET: &str = "asks_how_to_get";
+    pub const DOCUMENT_SUFFIXES: &str = "document_suffixes";
+    pub const DOCUMENT_ENDINGS: &str = "document_endings";
+    pub const NAME_BREAKS: &str = "name_breaks";
+    pub const SERVICE_VERBS: &str = "service_verbs";
+    pub const ADVERBS: &str = "adverbs";
+    pub const QUESTION_FILLERS: &str = "question_fillers";
+    pub const LOST: &str = "lost";
+    pub const LOST_OFFERS: &str = "lost_offers";
+    pub const CHANGE_ASKS: &str = "change_asks";
+    pub const CHANGE_OFFERS: &str = "change_offers";
+    pub const FREEZE_ASKS: &str = "freeze_asks";
+    pub const FREEZE_OFFERS: &str = "freeze_offers";
 }
 
 /// What is particular to the city running the assistant.
@@ -156,6 +251,14 @@ impl Phrases {
         }
     }
 
+    /// The list `key` of `[words]` (a constant of [`lists`]): this file's, or the shipped one.
+    pub fn words(&self, key: &str) -> &[String] {
+        self.words
+            .get(key)
+            .or_else(|| BUILTIN_PHRASES.words.get(key))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Parses and validates the file's text; every problem as (line, reason).
     pub fn parse(text: &str) -> Result<Phrases, Vec<(usize, String)>> {
         let phrases: Phrases = toml::from_str(text).map_err(|err| {
@@ -220,6 +323,17 @@ impl Phrases {
             places.push(ordinal.place);
         }
         lists.extend(self.rating.tags.iter().map(|t| ("cues", &t.cues)));
+        for (key, list) in &self.words {
+            if !WORD_LISTS.iter().any(|(known, _)| known == key) {
+                let needle = format!("{key} =");
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with(&needle))
+                    .map_or(1, |i| i + 1);
+                problems.push((line, format!("[words] 中没有名为 {key} 的列表（可能拼错了）")));
+            }
+            lists.push((key.as_str(), list));
+        }
         for (name, list) in &lists {
             if list.is_empty() {
                 problems.push((1, format!("列表 {name} 不能为空")));
@@ -295,6 +409,39 @@ mod tests {
         let parsed = Phrases::parse(BUILTIN);
         assert!(parsed.is_ok(), "{parsed:?}");
         assert!(!Phrases::builtin().rating.words.is_empty());
+    }
+
+    #[test]
+    fn every_word_list_is_shipped_and_a_city_may_replace_one() {
+        for (key, _) in WORD_LISTS {
+            assert!(!Phrases::builtin().words(key).is_empty(), "[words] {key} is not shipped");
+        }
+        let text = format!("{BUILTIN}\n").replacen("[words]\n", "[words]\nform_cancel = [\"不弄了\"]\n", 1);
+        let text = remove_line_starting(&text, "form_cancel = [\"取消\"");
+        let own = Phrases::parse(&text).unwrap();
+        assert_eq!(own.words(lists::FORM_CANCEL), ["不弄了"]);
+        assert_eq!(own.words(lists::FORM_SKIP), Phrases::builtin().words(lists::FORM_SKIP));
+    }
+
+    fn remove_line_starting(text: &str, start: &str) -> String {
+        text.lines()
+            .filter(|l| !l.starts_with(start))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_misspelt_word_list_is_reported_with_its_line() {
+        let text = BUILTIN.replacen("[words]\n", "[words]\nfrom_cancel = [\"不弄了\"]\n", 1);
+        let problems = Phrases::parse(&text).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|(line, reason)| *line > 1 && reason.contains("from_cancel")),
+            "{problems:?}"
+        );
+        let empty = BUILTIN.replacen("[words]\n", "[words]\nhuman_extra = []\nresume2 = [\"\"]\n", 1);
+        assert!(Phrases::parse(&empty).is_err());
     }
 
     #[test]
