@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
-use knowledge::phrases::lists;
-use crate::intent::{Intent, asks_how_to_get, detect_rules, misfit, unknown_document, unknown_service};
+use crate::intent::{
+    Intent, asks_how_to_get, detect_rules, misfit, unknown_document, unknown_qualifier, unknown_service,
+};
 use crate::{Citation, Engine, GuideHit, Result, confidence};
+use knowledge::phrases::lists;
 
 /// What the conversation remembers between turns (persisted by the caller as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,7 +78,12 @@ pub fn respond(
 ) -> Result<(DialogueState, Reply)> {
     // The services the message names by title or alias, found once for the whole turn.
     let named = named_guides(engine, message.trim());
-    let (next, reply) = respond_one(engine, context, state, message, &named)?;
+    let listed = if named.len() >= 2 {
+        named.clone()
+    } else {
+        listed_services(engine, message.trim())?
+    };
+    let (next, reply) = respond_one(engine, context, state, message, &named, &listed)?;
     Ok(also_named(engine, next, reply, message, &named))
 }
 
@@ -142,6 +149,7 @@ fn respond_one(
     state: &DialogueState,
     message: &str,
     named: &[String],
+    listed: &[String],
 ) -> Result<(DialogueState, Reply)> {
     let mut next = state.clone();
     next.n_turns += 1;
@@ -156,7 +164,13 @@ fn respond_one(
         return Ok(continue_form(engine, context, next, form_state, message));
     }
     if let Some(paused) = state.paused_form.clone()
-        && (engine.corpus.phrases.words(lists::RESUME).iter().any(|w| message.starts_with(w.as_str())) || message == "继续")
+        && (engine
+            .corpus
+            .phrases
+            .words(lists::RESUME)
+            .iter()
+            .any(|w| message.starts_with(w.as_str()))
+            || message == "继续")
     {
         next.paused_form = None;
         return Ok(match engine.corpus.form(&paused.service_id) {
@@ -199,8 +213,8 @@ fn respond_one(
         return Ok(answer_guide(engine, next, &id, focus, message));
     }
     // Services the citizen lists themself (“上户口和办医保”) are options a later “第一个” picks.
-    if named.len() >= 2 {
-        next.last_options = named.to_vec();
+    if listed.len() >= 2 {
+        next.last_options = listed.to_vec();
     }
     // “第二个要多久”: an ordinal about options listed before.
     if !state.last_options.is_empty()
@@ -277,21 +291,27 @@ fn respond_one(
     // “持枪证怎么办”, “商标注册”: a document or a service no guide knows is out of scope,
     // unless retrieval is sure.
     if top_confidence < thresholds.answer + 1.3
-        && let Some(name) =
-            unknown_document(&engine.corpus.phrases, &engine.index, understood).or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood))
+        && let Some(name) = unknown_document(&engine.corpus.phrases, &engine.index, understood)
+            .or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood))
+            .or_else(|| unknown_qualifier(&engine.corpus.phrases, &engine.index, understood))
     {
         let intent = if signals.complaint_hint {
             Intent::Complaint
         } else {
             Intent::OutOfScope
         };
-        return Ok((next, fallback(engine, intent, &name)));
+        let near = hits.first().filter(|_| top_confidence >= thresholds.clarify);
+        return Ok((next, fallback_near(engine, intent, &name, near.map(|h| h.id.as_str()))));
     }
     // The best guide never speaks of what is asked (补办 where the guide only renews).
+    let ids: Vec<&str> = hits.iter().take(3).map(|h| h.id.as_str()).collect();
     if let Some(top) = hits.first()
-        && misfit(&engine.corpus.phrases, &engine.index, &top.id, understood)
+        && misfit_all(engine, &top.id, &ids, understood)
     {
-        return Ok((next, fallback(engine, Intent::OutOfScope, understood)));
+        return Ok((
+            next,
+            fallback_near(engine, Intent::OutOfScope, understood, Some(&top.id)),
+        ));
     }
     let Some(top) = hits.first().filter(|_| top_confidence >= thresholds.clarify) else {
         let intent = if signals.complaint_hint {
@@ -385,6 +405,34 @@ fn pick_ordinal(engine: &Engine, options: &[String], message: &str) -> Option<St
     })
 }
 
+/// The services a message lists (“上户口和办医保都要准备什么”), in its order: the message
+/// cut at the words that join a list (`phrases.toml` `[words]` `conjunctions`), each part's
+/// best guide where its own words match it strongly. Fewer than two: none. Only remembered
+/// as the options a later “第二个” picks; the answer itself is decided as for any message.
+fn listed_services(engine: &Engine, message: &str) -> Result<Vec<String>> {
+    let text = index::normalize(message);
+    let mut parts = vec![text];
+    for word in engine.corpus.phrases.words(lists::CONJUNCTIONS) {
+        parts = parts
+            .iter()
+            .flat_map(|part| part.split(word.as_str()).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+    }
+    let mut listed: Vec<String> = Vec::new();
+    for part in parts
+        .iter()
+        .filter(|p| p.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
+    {
+        if let Some(top) = engine.index.search(part, 1)?.into_iter().next()
+            && confidence(&top) >= engine.thresholds.answer
+            && !listed.contains(&top.id)
+        {
+            listed.push(top.id);
+        }
+    }
+    Ok(if listed.len() >= 2 { listed } else { Vec::new() })
+}
+
 /// The guides a message names by a whole title or alias, in the order it names them.
 fn named_guides(engine: &Engine, message: &str) -> Vec<String> {
     let text = index::normalize(message);
@@ -404,6 +452,19 @@ fn named_guides(engine: &Engine, message: &str) -> Vec<String> {
 /// Longest message still taken as a follow-up (characters); a longer one tells a new story.
 const FOLLOW_UP_MAX_CHARS: usize = 30;
 
+/// The same for an English message, in words: an English word says about what a Chinese
+/// character or two do (“How long until the money arrives?” is a short follow-up).
+const FOLLOW_UP_MAX_WORDS: usize = 10;
+
+/// Whether a message is short enough to be a follow-up.
+fn short_enough(message: &str) -> bool {
+    if compose::is_english(message) {
+        message.split_whitespace().count() <= FOLLOW_UP_MAX_WORDS
+    } else {
+        message.chars().count() <= FOLLOW_UP_MAX_CHARS
+    }
+}
+
 /// The topic a follow-up is about: the guide under discussion, when the message is short,
 /// names no other guide (by title or alias), no other guide matches its words strongly, and
 /// it names no document or service that no guide offers (those are declined as usual).
@@ -411,7 +472,7 @@ fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str, named:
     let Some(topic) = state.last_guide.clone() else {
         return Ok(None);
     };
-    if message.chars().count() > FOLLOW_UP_MAX_CHARS || engine.corpus.guide(&topic).is_none() {
+    if !short_enough(message) || engine.corpus.guide(&topic).is_none() {
         return Ok(None);
     }
     if named.iter().any(|id| *id != topic) {
@@ -421,18 +482,36 @@ fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str, named:
     // Another guide matches, on words the topic's guide never uses (“护照” in a talk about the
     // Hong Kong permit); words the topic's guide uses too (“户口” in a talk about marriage
     // registration, whose materials name the household register) keep the topic.
+    // Or the message says another guide's name (“那暂住证呢” after the criminal-record
+    // certificate, whose materials mention the residence permit): a noun of that guide's
+    // title or aliases that the topic's own title and aliases do not have (not a verb by the
+    // dictionary's tags: “检查” names no service, whatever titles it stands in).
+    let is_noun = |word: &str| {
+        let tagged = engine.index.tagged(word);
+        tagged.len() == 1 && !tagged[0].1.starts_with('v')
+    };
+    // … and the message is little more than that word (“那暂住证呢”): in “非本地户口的也行吗”
+    // after marriage registration, 户口 is part of a question about the topic.
+    let says_little_else = |word: &str| message.chars().count() <= word.chars().count() + 2;
+    let names = |id: &str, word: &str| {
+        engine
+            .corpus
+            .guide(id)
+            .is_some_and(|g| g.title.contains(word) || g.aliases.iter().any(|a| a.contains(word)))
+    };
     if let Some(top) = hits.first()
         && top.id != topic
         && confidence(top) >= engine.thresholds.clarify
-        && engine
-            .index
-            .words(message)
-            .iter()
-            .any(|w| engine.index.guide_mentions(&top.id, w) && !engine.index.guide_mentions(&topic, w))
+        && engine.index.words(message).iter().any(|w| {
+            (engine.index.guide_mentions(&top.id, w) && !engine.index.guide_mentions(&topic, w))
+                || (names(&top.id, w) && !names(&topic, w) && is_noun(w) && says_little_else(w))
+        })
     {
         return Ok(None);
     }
-    if unknown_document(&engine.corpus.phrases, &engine.index, message).is_some() || unknown_service(&engine.corpus.phrases, &engine.index, message).is_some() {
+    if unknown_document(&engine.corpus.phrases, &engine.index, message).is_some()
+        || unknown_service(&engine.corpus.phrases, &engine.index, message).is_some()
+    {
         return Ok(None);
     }
     Ok(Some(topic))
@@ -532,24 +611,55 @@ fn hotline(engine: &Engine) -> String {
 }
 
 /// Honest "not found", with the ways forward.
+/// Whether the best guide `top` misses what the message asks (see [`misfit`]) and no other
+/// close guide (`close`) is the one for the document said to be lost: a message about a lost
+/// card and, besides, a benefit to claim asks about two services, and the card's guide, close
+/// too, names the lost card and replaces it.
+fn misfit_all(engine: &Engine, top: &str, close: &[&str], message: &str) -> bool {
+    let words = &engine.corpus.phrases;
+    if !misfit(words, &engine.index, top, message) {
+        return false;
+    }
+    let Some(lost) = crate::intent::lost_elsewhere(words, &engine.index, top, message) else {
+        return true;
+    };
+    !close
+        .iter()
+        .any(|id| engine.index.in_scope(id, &lost) && !misfit(words, &engine.index, id, message))
+}
+
 fn fallback(engine: &Engine, intent: Intent, message: &str) -> Reply {
+    fallback_near(engine, intent, message, None)
+}
+
+/// The decline of a look-alike: what was asked is not covered, said plainly, and the covered
+/// service next to it (guide `near`) named as related, not as the answer: no guide is offered
+/// as one (`guides` stays empty), only a quick reply to read about the related service.
+fn fallback_near(engine: &Engine, intent: Intent, message: &str, near: Option<&str>) -> Reply {
     if intent == Intent::Complaint {
         return canned(engine, intent);
     }
     let shown: String = message.chars().take(30).collect();
+    let near = near.and_then(|id| engine.corpus.guide(id));
+    let related = near.map_or(String::new(), |guide| {
+        format!(
+            "\n本市办事指南里有相近的事项“{}”，但它不是您问的这一项，办理要求可能不同，请勿照此准备。\n",
+            guide.title
+        )
+    });
     let text = format!(
-        "抱歉，没有找到与“{shown}”相关的办事指南，我不想给您不准确的信息。您可以：\n1. 换个说法再问一次（例如说出要办的证件或事项名称）；\n2. 转人工客服；\n3. 拨打 {} 热线（7×24 小时）或提交12345工单。",
+        "抱歉，没有找到与“{shown}”相关的办事指南，我不想给您不准确的信息。{related}您可以：\n1. 换个说法再问一次（例如说出要办的证件或事项名称）；\n2. 转人工客服；\n3. 拨打 {} 热线（7×24 小时）或提交12345工单。",
         hotline(engine)
     );
-    Reply::new(
-        intent,
-        text,
-        vec![
-            QUICK_REPHRASE.to_string(),
-            QUICK_HUMAN.to_string(),
-            QUICK_TICKET.to_string(),
-        ],
-    )
+    let mut quick_replies = vec![
+        QUICK_REPHRASE.to_string(),
+        QUICK_HUMAN.to_string(),
+        QUICK_TICKET.to_string(),
+    ];
+    if let Some(guide) = near {
+        quick_replies.push(guide.title.clone());
+    }
+    Reply::new(intent, text, quick_replies)
 }
 
 /// Replies for the intents that do not need a guide.
@@ -585,7 +695,9 @@ fn canned(engine: &Engine, intent: Intent) -> Reply {
 }
 
 fn strip_words(text: &str, words: &[String]) -> String {
-    words.iter().fold(text.to_string(), |rest, w| rest.replace(w.as_str(), ""))
+    words
+        .iter()
+        .fold(text.to_string(), |rest, w| rest.replace(w.as_str(), ""))
 }
 
 fn start_form(
@@ -778,7 +890,13 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     // Only when asked for at once: two of its parts next to it are no sign (measured: a
     // question about one part finds the other parts and the bundle too).
     let text = index::normalize(message);
-    if !engine.corpus.phrases.words(lists::BUNDLE).iter().any(|cue| text.contains(cue.as_str())) {
+    if !engine
+        .corpus
+        .phrases
+        .words(lists::BUNDLE)
+        .iter()
+        .any(|cue| text.contains(cue.as_str()))
+    {
         return false;
     }
     let top_score = ranked[0].score;
@@ -786,6 +904,12 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     ranked[0].score = ranked[0].score.max(top_score);
     true
 }
+
+/// The head's p(service) under which a named document no guide knows is declined (above it,
+/// the head's sureness outweighs the check).
+const UNKNOWN_DOCUMENT_MAX_P: f32 = 0.8;
+/// The same for a service named as object + verb that no guide offers.
+const UNKNOWN_SERVICE_MAX_P: f32 = 0.9;
 
 /// The turn when the encoder is installed: the intent head decides what kind of message it
 /// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
@@ -831,7 +955,10 @@ fn semantic_turn(
     // chance and no guide's own words match (“Hello, who am I talking to?”).
     let sure = head_p >= 0.6 || (p("service") < 0.1 && !strong_lexical);
     match head_intent {
-        "complaint" if head_p >= 0.5 && !(asks_how_to_get(&engine.corpus.phrases, understood) && strong_lexical && head_p < 0.8) => {
+        "complaint"
+            if head_p >= 0.5
+                && !(asks_how_to_get(&engine.corpus.phrases, understood) && strong_lexical && head_p < 0.8) =>
+        {
             return Ok(intake_reply(
                 next,
                 crate::tickets::start(message, context.user.is_some()),
@@ -856,12 +983,21 @@ fn semantic_turn(
     // A service named as object + verb that no guide offers (离婚登记 next to 结婚登记) is
     // out of scope unless the head is sure.
     let unknown = unknown_document(&engine.corpus.phrases, &engine.index, understood)
-        .filter(|_| p_service < 0.8)
-        .or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood).filter(|_| p_service < 0.9));
-    // The best guide never speaks of what is asked (补办 where the guide only renews).
+        .filter(|_| p_service < UNKNOWN_DOCUMENT_MAX_P)
+        .or_else(|| {
+            unknown_service(&engine.corpus.phrases, &engine.index, understood)
+                .filter(|_| p_service < UNKNOWN_SERVICE_MAX_P)
+        })
+        // A document of a covered family with a qualifier no guide speaks of: whatever the
+        // head says, the guides do not cover it (the head only knows it looks like a service).
+        .or_else(|| unknown_qualifier(&engine.corpus.phrases, &engine.index, understood));
+    // The best guide never speaks of what is asked (补办 where the guide only renews), and
+    // neither does any other close one: when one of them does (a lost card to replace next to a benefit to claim
+    // in one message), the message asks about two services, not about a look-alike.
     let unknown = unknown.or_else(|| {
         let top = ranked.first()?;
-        misfit(&engine.corpus.phrases, &engine.index, &top.id, understood).then(|| understood.to_string())
+        let ids: Vec<&str> = ranked.iter().take(3).map(|r| r.id.as_str()).collect();
+        misfit_all(engine, &top.id, &ids, understood).then(|| understood.to_string())
     });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {
@@ -871,9 +1007,15 @@ fn semantic_turn(
                 crate::tickets::start(message, context.user.is_some()),
             ));
         }
+        // Named as related when the guides' own words led to it: a coverage check fired on it,
+        // or its words match though the head declines (not for the weather).
+        let near = ranked
+            .first()
+            .filter(|_| unknown.is_some() || lexical >= engine.thresholds.clarify)
+            .map(|r| r.id.as_str());
         return Ok((
             next,
-            fallback(engine, Intent::OutOfScope, unknown.as_deref().unwrap_or(message)),
+            fallback_near(engine, Intent::OutOfScope, unknown.as_deref().unwrap_or(message), near),
         ));
     }
     let top = &ranked[0];
@@ -1021,6 +1163,27 @@ mod phrase_tests {
             "{}",
             reply.text
         );
+    }
+
+    /// A look-alike is declined plainly, with the covered service next to it named as related
+    /// (a quick reply to read about it), never offered as the answer; the weather names none.
+    #[test]
+    fn a_look_alike_is_declined_with_its_neighbour_named_as_related() {
+        let neighbour = ENGINE.corpus.guide("hk-macao-travel-permit").unwrap().title.clone();
+        let state = DialogueState::default();
+        let (_, reply) = respond(&ENGINE, &Context::anonymous(), &state, "大陆居民往来台湾通行证怎么办").unwrap();
+        assert_eq!(reply.intent, Intent::OutOfScope, "{}", reply.text);
+        assert!(reply.guides.is_empty() && reply.citations.is_empty(), "{reply:?}");
+        assert!(
+            reply.text.contains(neighbour.as_str()) && reply.text.contains("不是您问的这一项"),
+            "{}",
+            reply.text
+        );
+        assert!(reply.quick_replies.iter().any(|q| *q == neighbour));
+        assert!(reply.quick_replies.iter().any(|q| q == QUICK_TICKET));
+        let (_, reply) = respond(&ENGINE, &Context::anonymous(), &state, "明天会下雨吗").unwrap();
+        assert_eq!(reply.intent, Intent::OutOfScope, "{}", reply.text);
+        assert!(!reply.text.contains("相近的事项"), "{}", reply.text);
     }
 
     fn citizen() -> UserContext {

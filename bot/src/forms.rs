@@ -283,7 +283,6 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(孩子|宝宝|新生儿|小孩)?(?:的)?(?:名字|姓名)?(?:叫|是|为|：|:)\s*([\p{Han}·]{2,5}?)(?:$|[，,。.;；\s电手身地我的，])").unwrap()
 });
 
-
 fn is_one_of<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
     let text = text
         .trim()
@@ -330,7 +329,8 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     let title = title_owned.as_str();
 
     if let Phase::ConfirmCancel { confirming } = state.phase {
-        if is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认取消", "确定取消"]) {
+        if is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认取消", "确定取消"])
+        {
             return Outcome {
                 text: format!("已取消《{title}》的申请，填写的内容不会提交。需要时可以随时重新办理。"),
                 quick_replies: vec![],
@@ -406,7 +406,8 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             .and_then(|user| identity_value(field, user))
     };
 
-    if state.phase == Phase::Confirming && (is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认提交", "提交申请"]))
+    if state.phase == Phase::Confirming
+        && (is_one_of(&text, corpus.phrases.words(lists::FORM_YES)) || mentions_any(&text, &["确认提交", "提交申请"]))
     {
         let Some(user) = context.user else {
             return Outcome {

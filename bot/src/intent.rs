@@ -111,7 +111,8 @@ pub fn detect_rules(words: &Phrases, text: &str) -> Signals {
         signals.decided = Some(Intent::Rating);
     } else if contains_any(&text, words.words(lists::COMPLAINT_STRONG))
         && !text.contains("投诉进度")
-        && !is_status(words, &text) {
+        && !is_status(words, &text)
+    {
         // A complaint word in a question about how to get something (“公司不发工资，生育津贴
         // 怎么领”) is left to retrieval and the head to judge.
         if !asks_how_to_get(words, &text) {
@@ -157,7 +158,10 @@ fn gives_rating(words: &Phrases, text: &str) -> bool {
 /// question even when it also tells a grievance.
 pub(crate) fn asks_how_to_get(words: &Phrases, message: &str) -> bool {
     let text = index::normalize(message);
-    words.words(lists::ASKS_HOW_TO_GET).iter().any(|ask| text.contains(ask.as_str()))
+    words
+        .words(lists::ASKS_HOW_TO_GET)
+        .iter()
+        .any(|ask| text.contains(ask.as_str()))
 }
 
 fn is_status(words: &Phrases, text: &str) -> bool {
@@ -188,26 +192,46 @@ mod tests {
     #[test]
     fn asking_what_the_assistant_is_is_chitchat_not_a_request_for_an_agent() {
         for message in ["你是不是机器人啊", "请问您是人工智能吗", "are you a bot or a human?"] {
-            assert_eq!(detect_rules(Phrases::builtin(), message).decided, Some(Intent::Chitchat), "{message}");
+            assert_eq!(
+                detect_rules(Phrases::builtin(), message).decided,
+                Some(Intent::Chitchat),
+                "{message}"
+            );
         }
         for message in ["帮我转真人", "我要找活人说话", "let me talk to a real person"] {
-            assert_eq!(detect_rules(Phrases::builtin(), message).decided, Some(Intent::Human), "{message}");
+            assert_eq!(
+                detect_rules(Phrases::builtin(), message).decided,
+                Some(Intent::Human),
+                "{message}"
+            );
         }
     }
 
     #[test]
     fn rules_decide_the_clear_cases() {
         assert_eq!(detect_rules(Phrases::builtin(), "转人工").decided, Some(Intent::Human));
-        assert_eq!(detect_rules(Phrases::builtin(), "我要投诉楼下饭店油烟").decided, Some(Intent::Complaint));
-        assert_eq!(detect_rules(Phrases::builtin(), "我上周提交的申请到哪一步了").decided, Some(Intent::Status));
-        assert_eq!(detect_rules(Phrases::builtin(), "我要给个差评").decided, Some(Intent::Rating));
+        assert_eq!(
+            detect_rules(Phrases::builtin(), "我要投诉楼下饭店油烟").decided,
+            Some(Intent::Complaint)
+        );
+        assert_eq!(
+            detect_rules(Phrases::builtin(), "我上周提交的申请到哪一步了").decided,
+            Some(Intent::Status)
+        );
+        assert_eq!(
+            detect_rules(Phrases::builtin(), "我要给个差评").decided,
+            Some(Intent::Rating)
+        );
         assert!(detect_rules(Phrases::builtin(), "你好").chitchat);
         assert!(!detect_rules(Phrases::builtin(), "你好，护照怎么办").chitchat);
     }
 
     #[test]
     fn a_status_question_about_a_complaint_is_status() {
-        assert_eq!(detect_rules(Phrases::builtin(), "我的投诉处理得怎么样了").decided, Some(Intent::Status));
+        assert_eq!(
+            detect_rules(Phrases::builtin(), "我的投诉处理得怎么样了").decided,
+            Some(Intent::Status)
+        );
     }
 
     #[test]
@@ -217,7 +241,11 @@ mod tests {
             "给个差评，让我跑了三趟",
             "中评吧，等太久了",
         ] {
-            assert_eq!(detect_rules(Phrases::builtin(), message).decided, Some(Intent::Rating), "{message}");
+            assert_eq!(
+                detect_rules(Phrases::builtin(), message).decided,
+                Some(Intent::Rating),
+                "{message}"
+            );
         }
         // Naming the complaint channel keeps it a complaint.
         assert_eq!(
@@ -229,10 +257,18 @@ mod tests {
     #[test]
     fn stars_alone_are_a_rating_not_a_service_question() {
         for message in ["三星吧", "给4颗星", "打3分", "★★★", "五星"] {
-            assert_eq!(detect_rules(Phrases::builtin(), message).decided, Some(Intent::Rating), "{message}");
+            assert_eq!(
+                detect_rules(Phrases::builtin(), message).decided,
+                Some(Intent::Rating),
+                "{message}"
+            );
         }
         for message in ["驾照扣了3分怎么办", "等了一星期还没人来修路灯"] {
-            assert_ne!(detect_rules(Phrases::builtin(), message).decided, Some(Intent::Rating), "{message}");
+            assert_ne!(
+                detect_rules(Phrases::builtin(), message).decided,
+                Some(Intent::Rating),
+                "{message}"
+            );
         }
     }
 
@@ -286,34 +322,83 @@ fn index_is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
 }
 
+/// The lengths of the tails of the document name `name`, longer than its ending, that some
+/// guide mentions (“小孩医保卡” → 3, for “医保卡”).
+fn mentioned_tails(words: &Phrases, index: &index::SearchIndex, name: &str) -> Vec<usize> {
+    let chars: Vec<char> = name.chars().collect();
+    let suffix = words
+        .words(lists::DOCUMENT_SUFFIXES)
+        .iter()
+        .find(|s| name.ends_with(s.as_str()))
+        .map_or(1, |s| s.chars().count());
+    let shortest = (suffix + 1).min(chars.len());
+    (shortest..=chars.len())
+        .filter(|&n| index.mentions(&chars[chars.len() - n..].iter().collect::<String>()))
+        .collect()
+}
+
 /// A named document none of the guides knows, even by sound: “持枪证”, “美国签证”. Every
 /// tail of the name longer than its ending is tried, so “小孩医保卡” is known through
 /// “医保卡”.
 pub fn unknown_document(words: &Phrases, index: &index::SearchIndex, text: &str) -> Option<String> {
+    named_documents(words, text)
+        .into_iter()
+        .find(|name| mentioned_tails(words, index, name).is_empty())
+}
+
+/// A named document known only through a tail whose qualifier no guide speaks of: another
+/// document of a covered family (出版物 + 经营许可证 next to 食品经营许可证), not a way of
+/// naming a covered one (小孩 + 医保卡: the guides use 小孩). A noun of the qualifier that no
+/// guide mentions makes it another document. Returns the name.
+pub fn unknown_qualifier(words: &Phrases, index: &index::SearchIndex, text: &str) -> Option<String> {
     named_documents(words, text).into_iter().find(|name| {
+        let Some(longest) = mentioned_tails(words, index, name).into_iter().max() else {
+            return false;
+        };
         let chars: Vec<char> = name.chars().collect();
-        let suffix = words
-            .words(lists::DOCUMENT_SUFFIXES)
-            .iter()
-            .find(|s| name.ends_with(s.as_str()))
-            .map_or(1, |s| s.chars().count());
-        let shortest = (suffix + 1).min(chars.len());
-        !(shortest..=chars.len()).any(|n| index.mentions(&chars[chars.len() - n..].iter().collect::<String>()))
+        let qualifier: String = chars[..chars.len() - longest].iter().collect();
+        // The qualifier's nouns, by the dictionary's tags (开一份 has none: a verb and a count).
+        index.tagged(&qualifier).iter().any(|(word, tag)| {
+            (tag.starts_with('n') || tag == "vn") && word.chars().count() >= 2 && !index.mentions(word)
+        })
     })
 }
 
 #[cfg(test)]
 mod document_tests {
-    use super::named_documents;
+    use super::{named_documents, unknown_qualifier};
     use knowledge::Phrases;
+
+    #[test]
+    fn a_qualifier_no_guide_speaks_of_makes_another_document() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../knowledge/data");
+        let corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
+        let engine = crate::Engine::new(corpus, index::IndexConfig::default()).unwrap();
+        let words = &engine.corpus.phrases;
+        let unknown = |text: &str| unknown_qualifier(words, &engine.index, text);
+        assert_eq!(
+            unknown("出版物经营许可证去哪里申请").as_deref(),
+            Some("出版物经营许可证")
+        );
+        // Covered documents, however they are qualified: words the guides use, or no noun.
+        assert_eq!(unknown("食品经营许可证怎么申请"), None);
+        assert_eq!(unknown("小孩的医保卡在哪办"), None);
+        assert_eq!(unknown("我还要开一份无犯罪记录证明"), None);
+    }
 
     #[test]
     fn names_stop_at_verbs_and_particles() {
         assert_eq!(named_documents(Phrases::builtin(), "养狗要办狗证吗"), vec!["狗证"]);
         assert_eq!(named_documents(Phrases::builtin(), "美国签证怎么办"), vec!["美国签证"]);
-        assert_eq!(named_documents(Phrases::builtin(), "营业性演出许可证去哪申请"), vec!["营业性演出许可证"]);
+        assert_eq!(
+            named_documents(Phrases::builtin(), "营业性演出许可证去哪申请"),
+            vec!["营业性演出许可证"]
+        );
         assert_eq!(named_documents(Phrases::builtin(), "办证"), Vec::<String>::new());
-        assert_eq!(named_documents(Phrases::builtin(), "身份证和户口卡"), vec!["户口卡", "身份证"]);
+        assert_eq!(
+            named_documents(Phrases::builtin(), "身份证和户口卡"),
+            vec!["户口卡", "身份证"]
+        );
     }
 }
 
@@ -343,7 +428,11 @@ pub fn unknown_service(words: &Phrases, index: &index::SearchIndex, text: &str) 
             continue;
         }
         let object: String = chars[start..end].iter().collect();
-        if words.words(lists::ADVERBS).iter().any(|adverb| object.ends_with(adverb.as_str())) {
+        if words
+            .words(lists::ADVERBS)
+            .iter()
+            .any(|adverb| object.ends_with(adverb.as_str()))
+        {
             continue;
         }
         let known_compound = (start..=end - 2).any(|from| {
@@ -393,13 +482,21 @@ pub fn misfit(words: &Phrases, index: &index::SearchIndex, id: &str, text: &str)
 pub fn lost_elsewhere(words: &Phrases, index: &index::SearchIndex, id: &str, text: &str) -> Option<String> {
     let chars: Vec<char> = index::normalize(text).chars().collect();
     let normalized: String = chars.iter().collect();
-    let at = words.words(lists::LOST).iter().find_map(|word| find_ask(&normalized, word))?;
+    let at = words
+        .words(lists::LOST)
+        .iter()
+        .find_map(|word| find_ask(&normalized, word))?;
     let at = normalized[..at].chars().count();
     let start = name_start(&words.words(lists::NAME_BREAKS).concat(), &chars, at);
     // The document is the word right before the loss (户口本丢了) or, when that is no
     // document (身份证出差在外地丢了), the documents the message names.
     let chunk: String = chars[start..at].iter().collect();
-    let is_document = |word: &str| words.words(lists::DOCUMENT_ENDINGS).iter().any(|e| word.ends_with(e.as_str()));
+    let is_document = |word: &str| {
+        words
+            .words(lists::DOCUMENT_ENDINGS)
+            .iter()
+            .any(|e| word.ends_with(e.as_str()))
+    };
     let objects: Vec<String> = match index.words(&chunk).pop().filter(|w| is_document(w)) {
         Some(object) => vec![object],
         None => named_documents(words, &normalized),

@@ -10,6 +10,7 @@ mod compose;
 mod dialogue;
 pub mod forms;
 mod intent;
+pub mod lookalikes;
 mod reading;
 pub mod routing;
 pub mod semantic;
@@ -227,9 +228,13 @@ impl Engine {
         encoder: Arc<models::Encoder>,
         cache_dir: Option<&std::path::Path>,
     ) -> Result<Engine> {
-        let semantic = semantic::Semantic::build(encoder, &corpus, cache_dir)?;
         let mut engine = Engine::new(corpus, config)?;
-        engine.semantic = Some(semantic);
+        engine.semantic = Some(semantic::Semantic::build(
+            encoder,
+            &engine.corpus,
+            &engine.index,
+            cache_dir,
+        )?);
         Ok(engine)
     }
 

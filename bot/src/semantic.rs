@@ -171,9 +171,10 @@ pub fn head_config(name: &str) -> TrainConfig {
 
 /// The intent head's examples: the written ones (`intents.toml`) and, as `service`, what
 /// every guide says it is about: its title, aliases and FAQ questions. The catalogue itself
-/// defines the service class, so an operator's own guides teach the head their services
-/// (and the written out-of-scope lookalikes stay out of scope only where no guide covers them).
-pub fn intent_examples(corpus: &Corpus) -> Vec<(String, String)> {
+/// defines the service class, so an operator's own guides teach the head their services.
+/// As `out_of_scope`, the look-alikes generated from the guides ([`crate::lookalikes`]): the
+/// services next to the covered ones that no guide offers.
+pub fn intent_examples(corpus: &Corpus, index: &index::SearchIndex) -> Vec<(String, String)> {
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut examples: Vec<(String, String)> = Vec::new();
     let written = corpus.intent_examples.iter().cloned();
@@ -183,7 +184,10 @@ pub fn intent_examples(corpus: &Corpus) -> Vec<(String, String)> {
             .chain(guide.faq.iter().map(|f| f.q.clone()))
             .map(|text| ("service".to_string(), text))
     });
-    for (label, text) in written.chain(from_guides) {
+    let lookalikes = crate::lookalikes::generate(corpus, index)
+        .into_iter()
+        .map(|text| ("out_of_scope".to_string(), text));
+    for (label, text) in written.chain(from_guides).chain(lookalikes) {
         if seen.insert(text.trim().to_string()) {
             examples.push((label, text));
         }
@@ -207,7 +211,12 @@ pub fn train_head(
 impl Semantic {
     /// Embeds the corpus's chunks (cached) and loads the heads from `cache_dir`, training and
     /// saving them when absent.
-    pub fn build(encoder: Arc<Encoder>, corpus: &Corpus, cache_dir: Option<&Path>) -> models::Result<Semantic> {
+    pub fn build(
+        encoder: Arc<Encoder>,
+        corpus: &Corpus,
+        index: &index::SearchIndex,
+        cache_dir: Option<&Path>,
+    ) -> models::Result<Semantic> {
         let mut cache = EmbeddingCache::open(cache_dir, &encoder);
         let chunks = index::dense::chunks(corpus);
         let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
@@ -234,7 +243,7 @@ impl Semantic {
             }
             Ok(Some(head))
         };
-        let intent_head = head("intent", &intent_examples(corpus))?;
+        let intent_head = head("intent", &intent_examples(corpus, index))?;
         let ticket_head = head("ticket", &corpus.ticket_examples)?;
         if let Err(err) = cache.save() {
             tracing::warn!(error = %err, "cannot save embedding cache");

@@ -349,7 +349,15 @@ fn train(args: &KnowledgeArgs) -> anyhow::Result<()> {
     let outcome = knowledge::Corpus::load(&args.dir())?;
     let corpus = outcome.corpus;
     let mut cache = bot::semantic::EmbeddingCache::open(Some(&model.cache_dir), &model.encoder);
-    let intent_examples = bot::semantic::intent_examples(&corpus);
+    let engine = bot::Engine::new(corpus, index_config(args))?;
+    let corpus = &engine.corpus;
+    let intent_examples = bot::semantic::intent_examples(corpus, &engine.index);
+    let lookalikes = bot::lookalikes::generate(corpus, &engine.index);
+    println!(
+        "look-alikes generated from the guides (out of scope): {}{}",
+        lookalikes.len(),
+        lookalikes.iter().take(12).fold(String::new(), |all, l| all + " · " + l)
+    );
     for (name, examples) in [("intent", &intent_examples), ("ticket", &corpus.ticket_examples)] {
         let started = Instant::now();
         let head = bot::semantic::train_head(&model.encoder, &mut cache, name, examples)?;

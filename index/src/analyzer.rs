@@ -172,10 +172,11 @@ fn normalize_with_offsets(text: &str) -> (String, Vec<usize>) {
     let mut normalized = String::with_capacity(text.len());
     let mut original = Vec::with_capacity(text.len() + 1);
     for (offset, c) in text.char_indices() {
-        for lower in fold(c).to_lowercase() {
-            normalized.push(lower);
-            original.extend(std::iter::repeat_n(offset, lower.len_utf8()));
-        }
+        // One character for one: a lowercase that expands (İ → i + U+0307) keeps its first,
+        // so that no term can end inside one character of the original.
+        let lower = fold(c).to_lowercase().next().unwrap_or(c);
+        normalized.push(lower);
+        original.extend(std::iter::repeat_n(offset, lower.len_utf8()));
     }
     original.push(text.len());
     (normalized, original)
@@ -216,6 +217,19 @@ impl ZhTokenizer {
     pub fn search_words(&self, original: &str) -> Vec<String> {
         let text = normalize(original);
         content_words(self.jieba.cut_for_search(&text, false).into_iter().map(|t| t.word))
+    }
+
+    /// Every piece of `text` (normalised) with its part of speech from the segmenter's general
+    /// dictionary (`n` noun, `v` verb, `vn` verbal noun …): the plain dictionary, without the
+    /// corpus's names added (they would come back whole, untagged).
+    pub fn tagged(&self, original: &str) -> Vec<(String, String)> {
+        static PLAIN: std::sync::LazyLock<Jieba> = std::sync::LazyLock::new(Jieba::new);
+        let text = normalize(original);
+        PLAIN
+            .tag(&text, false)
+            .into_iter()
+            .map(|t| (t.word.to_string(), t.tag.to_string()))
+            .collect()
     }
 
     /// Whether the segmenter's dictionary has `word`.
@@ -413,6 +427,7 @@ mod tests {
     #[test]
     fn full_width_letters_are_folded_and_offsets_stay_in_the_original() {
         assert_eq!(normalize("ＩＤ卡"), "id卡");
+        assert_eq!(normalize("İD"), "id");
         let tokens = ZhTokenizer::new(Arc::new(Jieba::new()), Segmentation::Bigram).analyze("ＩＤ卡");
         assert_eq!(
             (tokens[0].text.as_str(), tokens[0].offset_from, tokens[0].offset_to),

@@ -389,6 +389,11 @@ impl SearchIndex {
         self.tokenizer.words(text)
     }
 
+    /// The pieces of a text with their parts of speech (see [`ZhTokenizer::tagged`]).
+    pub fn tagged(&self, text: &str) -> Vec<(String, String)> {
+        self.tokenizer.tagged(text)
+    }
+
     /// The analyser's terms for a text (as the index sees it).
     pub fn terms(&self, text: &str) -> Vec<String> {
         self.tokenizer.analyze(text).into_iter().map(|t| t.text).collect()

@@ -38,7 +38,10 @@ pub struct Phrases {
 pub const WORD_LISTS: &[(&str, &str)] = &[
     (lists::APPLY, "asking to do the thing online, not just to know about it"),
     (lists::RESUME, "going on with a form left half-filled"),
-    (lists::BUNDLE, "asking for everything at once: the 一件事 bundle or the combined licence"),
+    (
+        lists::BUNDLE,
+        "asking for everything at once: the 一件事 bundle or the combined licence",
+    ),
     (lists::ON_BEHALF, "applying for someone else (代办)"),
     (lists::FORM_CANCEL, "leaving a form"),
     (lists::FORM_YES, "confirming a form's summary"),
@@ -51,32 +54,63 @@ pub const WORD_LISTS: &[(&str, &str)] = &[
     (lists::FOCUS_ONLINE, "asking whether it can be done online"),
     (lists::FOCUS_WHERE, "asking where to go"),
     (lists::FOCUS_CONDITIONS, "asking who may apply"),
-    (lists::FOCUS_CROSS_PROVINCE, "asking about another place's household or another province"),
+    (
+        lists::FOCUS_CROSS_PROVINCE,
+        "asking about another place's household or another province",
+    ),
     (lists::FOCUS_STEPS, "asking how it is done, step by step"),
     (lists::HUMAN, "asking for a human agent"),
     (lists::RATING, "words of the 好差评 rating"),
-    (lists::VERDICTS, "a verdict of the rating scale, whatever else the message says"),
+    (
+        lists::VERDICTS,
+        "a verdict of the rating scale, whatever else the message says",
+    ),
     (lists::STATUS_WHAT, "asking about progress"),
     (lists::STATUS_MINE, "about one's own application or complaint"),
-    (lists::COMPLAINT_STRONG, "words that alone say “I want to complain or report”"),
-    (lists::COMPLAINT_WEAK, "words that suggest a problem to report when no guide answers"),
+    (
+        lists::COMPLAINT_STRONG,
+        "words that alone say “I want to complain or report”",
+    ),
+    (
+        lists::COMPLAINT_WEAK,
+        "words that suggest a problem to report when no guide answers",
+    ),
     (lists::CHITCHAT, "greetings, thanks and small talk"),
     (lists::YOU, "addressing the assistant"),
     (lists::WHAT_ARE_YOU, "asking what the assistant is"),
     (lists::ASK_FOR_SOMEONE, "asking to be put through to someone"),
     (lists::ASKS_HOW_TO_GET, "asking how to get or do something"),
-    (lists::DOCUMENT_SUFFIXES, "endings of the names of documents and licences"),
+    (
+        lists::DOCUMENT_SUFFIXES,
+        "endings of the names of documents and licences",
+    ),
     (lists::DOCUMENT_ENDINGS, "endings of words that name a document"),
-    (lists::NAME_BREAKS, "characters that end a name read backwards (verbs, particles, quantifiers)"),
-    (lists::SERVICE_VERBS, "verbs that name a service when they follow its object"),
+    (
+        lists::NAME_BREAKS,
+        "characters that end a name read backwards (verbs, particles, quantifiers)",
+    ),
+    (
+        lists::SERVICE_VERBS,
+        "verbs that name a service when they follow its object",
+    ),
     (lists::ADVERBS, "adverbs that can stand where an object would"),
-    (lists::QUESTION_FILLERS, "question words between an object and its verb, longest first"),
+    (
+        lists::QUESTION_FILLERS,
+        "question words between an object and its verb, longest first",
+    ),
     (lists::LOST, "saying a document was lost"),
-    (lists::LOST_OFFERS, "what a guide says where it replaces a lost document"),
+    (
+        lists::LOST_OFFERS,
+        "what a guide says where it replaces a lost document",
+    ),
     (lists::CHANGE_ASKS, "asking to change a record"),
     (lists::CHANGE_OFFERS, "what a guide says where it changes a record"),
     (lists::FREEZE_ASKS, "asking to freeze or unfreeze"),
     (lists::FREEZE_OFFERS, "what a guide says where it freezes or unfreezes"),
+    (
+        lists::CONJUNCTIONS,
+        "words that join the services of a list (上户口和办医保)",
+    ),
 ];
 
 /// The keys of `[words]`.
@@ -122,6 +156,7 @@ pub mod lists {
     pub const CHANGE_OFFERS: &str = "change_offers";
     pub const FREEZE_ASKS: &str = "freeze_asks";
     pub const FREEZE_OFFERS: &str = "freeze_offers";
+    pub const CONJUNCTIONS: &str = "conjunctions";
 }
 
 /// What is particular to the city running the assistant.
@@ -414,7 +449,10 @@ mod tests {
     #[test]
     fn every_word_list_is_shipped_and_a_city_may_replace_one() {
         for (key, _) in WORD_LISTS {
-            assert!(!Phrases::builtin().words(key).is_empty(), "[words] {key} is not shipped");
+            assert!(
+                !Phrases::builtin().words(key).is_empty(),
+                "[words] {key} is not shipped"
+            );
         }
         let text = format!("{BUILTIN}\n").replacen("[words]\n", "[words]\nform_cancel = [\"不弄了\"]\n", 1);
         let text = remove_line_starting(&text, "form_cancel = [\"取消\"");
