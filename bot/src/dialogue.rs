@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compose::{self, Focus};
 use crate::intent::{
-    Intent, asks_how_to_get, detect_rules, misfit, unknown_document, unknown_qualifier, unknown_service,
+    Intent, asks_how_to_get, detect_rules, lost_elsewhere, misfit, unknown_document, unknown_qualifier,
+    unknown_service, unoffered_action,
 };
 use crate::{Citation, Engine, GuideHit, Result, confidence};
 use knowledge::phrases::lists;
@@ -418,6 +419,10 @@ fn listed_services(engine: &Engine, message: &str) -> Result<Vec<String>> {
             .flat_map(|part| part.split(word.as_str()).map(str::to_string).collect::<Vec<_>>())
             .collect();
     }
+    // One part lists nothing: no search on the way of every other message.
+    if parts.len() < 2 {
+        return Ok(Vec::new());
+    }
     let mut listed: Vec<String> = Vec::new();
     for part in parts
         .iter()
@@ -495,9 +500,9 @@ fn follow_up_topic(engine: &Engine, state: &DialogueState, message: &str, named:
     let says_little_else = |word: &str| message.chars().count() <= word.chars().count() + 2;
     let names = |id: &str, word: &str| {
         engine
-            .corpus
-            .guide(id)
-            .is_some_and(|g| g.title.contains(word) || g.aliases.iter().any(|a| a.contains(word)))
+            .names
+            .iter()
+            .any(|(name, named)| named == id && name.contains(word))
     };
     if let Some(top) = hits.first()
         && top.id != topic
@@ -617,11 +622,9 @@ fn hotline(engine: &Engine) -> String {
 /// too, names the lost card and replaces it.
 fn misfit_all(engine: &Engine, top: &str, close: &[&str], message: &str) -> bool {
     let words = &engine.corpus.phrases;
-    if !misfit(words, &engine.index, top, message) {
-        return false;
-    }
-    let Some(lost) = crate::intent::lost_elsewhere(words, &engine.index, top, message) else {
-        return true;
+    let lost = lost_elsewhere(words, &engine.index, top, message);
+    let Some(lost) = lost else {
+        return unoffered_action(words, &engine.index, top, message).is_some();
     };
     !close
         .iter()
