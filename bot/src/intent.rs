@@ -352,13 +352,37 @@ pub fn unknown_document(words: &Phrases, index: &index::SearchIndex, text: &str)
 /// guide mentions makes it another document. Returns the name.
 pub fn unknown_qualifier(words: &Phrases, index: &index::SearchIndex, text: &str) -> Option<String> {
     named_documents(words, text).into_iter().find(|name| {
-        let Some(longest) = mentioned_tails(words, index, name).into_iter().max() else {
-            return false;
-        };
         let chars: Vec<char> = name.chars().collect();
-        let qualifier: String = chars[..chars.len() - longest].iter().collect();
+        // With no tail known, the qualifier is all before the ending (商品房预售 + 许可证).
+        let ending = words
+            .words(lists::DOCUMENT_SUFFIXES)
+            .iter()
+            .find(|s| name.ends_with(s.as_str()))
+            .map_or(1, |s| s.chars().count());
+        let longest = mentioned_tails(words, index, name).into_iter().max().unwrap_or(ending);
+        if longest >= chars.len() {
+            return false;
+        }
+        // The qualifier's pieces, tagged within the whole name (医师执业证: 医师 + 执业, where
+        // the qualifier alone would be cut otherwise).
+        let qualifier_len = chars.len() - longest;
+        let mut at = 0;
+        let pieces: Vec<(String, String)> = index
+            .tagged(name)
+            .into_iter()
+            .filter(|(word, _)| {
+                at += word.chars().count();
+                at <= qualifier_len
+            })
+            .collect();
+        // A name is not built with a one-character verb: what stands before one is the
+        // sentence, not the name (亲戚说光跑 + 证).
+        let from = pieces
+            .iter()
+            .rposition(|(word, tag)| tag == "v" && word.chars().count() == 1)
+            .map_or(0, |at| at + 1);
         // The qualifier's nouns, by the dictionary's tags (开一份 has none: a verb and a count).
-        index.tagged(&qualifier).iter().any(|(word, tag)| {
+        pieces[from..].iter().any(|(word, tag)| {
             (tag.starts_with('n') || tag == "vn") && word.chars().count() >= 2 && !index.mentions(word)
         })
     })
@@ -380,6 +404,10 @@ mod document_tests {
             unknown("出版物经营许可证去哪里申请").as_deref(),
             Some("出版物经营许可证")
         );
+        // No tail of the name is known: the qualifier is all before the ending.
+        assert_eq!(unknown("渔业捕捞许可证到哪里办").as_deref(), Some("渔业捕捞许可证"));
+        // Before a one-character verb stands the sentence, not the name.
+        assert_eq!(unknown("邻居讲光跑证就跑了一个月"), None);
         // Covered documents, however they are qualified: words the guides use, or no noun.
         assert_eq!(unknown("食品经营许可证怎么申请"), None);
         assert_eq!(unknown("小孩的医保卡在哪办"), None);

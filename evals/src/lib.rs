@@ -94,21 +94,26 @@ pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
             .iter()
             .map(|r| format!("{}:{:.3}:{:.3}", r.id, r.score, r.dense.unwrap_or(0.0)))
             .collect();
+        // Every piece of the query with its part of speech, how many guides mention it, and
+        // where: S in the best guide's scope (title, aliases, summary, FAQ questions), G
+        // elsewhere in that guide, C in another guide only, * in none.
         let absent: Vec<String> = ranked.first().map_or(Vec::new(), |top| {
             engine
                 .index
-                .words(&case.query)
+                .tagged(&case.query)
                 .into_iter()
-                .filter(|w| !engine.index.in_scope(&top.id, w))
-                .map(|w| {
-                    let mark = if engine.index.guide_mentions(&top.id, &w) {
-                        "~"
+                .filter(|(w, _)| w.chars().count() >= 2 && w.chars().all(char::is_alphanumeric))
+                .map(|(w, tag)| {
+                    let mark = if engine.index.in_scope(&top.id, &w) {
+                        "S"
+                    } else if engine.index.guide_mentions(&top.id, &w) {
+                        "G"
                     } else if engine.index.mentions(&w) {
-                        ""
+                        "C"
                     } else {
                         "*"
                     };
-                    format!("{w}{mark}")
+                    format!("{w}/{tag}/{}/{mark}", engine.index.guides_mentioning(&w))
                 })
                 .collect()
         });

@@ -383,6 +383,16 @@ impl SearchIndex {
             .is_some_and(|text| text.contains(&normalize(phrase)))
     }
 
+    /// How many guides contain `phrase` anywhere (normalised), literally: its document
+    /// frequency, for weighing how specific a word is.
+    pub fn guides_mentioning(&self, phrase: &str) -> usize {
+        let phrase = normalize(phrase);
+        if phrase.is_empty() {
+            return 0;
+        }
+        self.full_text.values().filter(|text| text.contains(&phrase)).count()
+    }
+
     /// The words of a text as the segmenter cuts it (whole words, no bigrams), stop words
     /// and single characters removed.
     pub fn words(&self, text: &str) -> Vec<String> {
