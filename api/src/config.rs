@@ -103,6 +103,14 @@ pub struct ServeConfig {
     /// POST /api/v1/dev/login): on only when asked for. Never on a public address.
     #[arg(long, env = "BANSHI_DEV_LOGIN", value_enum, default_value_t = DevLogin::Off)]
     pub dev_login: DevLogin,
+    /// Messaging platforms (WeChat official accounts, WeCom apps): a TOML file with
+    /// `[wechat.<account>]` and `[wecom.<agent>]` tables (see the README).
+    #[arg(long, env = "BANSHI_CHANNELS_FILE")]
+    pub channels_file: Option<std::path::PathBuf>,
+    /// Web origins allowed to call the JSON API from a browser, comma-separated
+    /// (https://www.example.gov.cn); none by default.
+    #[arg(long, env = "BANSHI_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

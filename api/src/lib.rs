@@ -8,10 +8,12 @@
 //! one, and there is never a moment without an index.
 
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod service;

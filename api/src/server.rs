@@ -62,7 +62,22 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let mut state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
     state.rating_window_days = config.rating_window_days;
+    if let Some(path) = &config.channels_file {
+        let channels = crate::channels::Channels::load(path)?;
+        tracing::info!(
+            wechat = channels.wechat.len(),
+            wecom = channels.wecom.len(),
+            "messaging channels configured"
+        );
+        state.channels = std::sync::Arc::new(channels);
+    }
     state.rectification_days = config.rectification_days;
+    state.cors_origins = config
+        .cors_origins
+        .iter()
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
     if config.reload_interval_secs > 0 {
         tokio::spawn(crate::tasks::reload_knowledge(
             state.clone(),

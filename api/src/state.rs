@@ -126,6 +126,11 @@ pub struct AppState {
     pub rating_window_days: u32,
     /// Working days a department has to rectify after a bad rating.
     pub rectification_days: u32,
+    /// The messaging platforms' accounts (WeChat, WeCom); none unless configured.
+    pub channels: Arc<crate::channels::Channels>,
+    /// Web origins (a mini-program's web view, a portal) allowed to call the JSON API from a
+    /// browser; none unless configured.
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
@@ -165,6 +170,8 @@ impl AppState {
             clock: Arc::new(crate::clock::SystemClock),
             rating_window_days: 7,
             rectification_days: 5,
+            channels: Arc::new(crate::channels::Channels::default()),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -271,3 +271,17 @@ pub struct HotlineKpis {
     pub satisfaction_rate: f64,
     pub supervised: usize,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BindRequest {
+    /// The code the platform user received (8 letters and digits, 10 minutes).
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BindResponse {
+    /// wechat or wecom.
+    pub channel: String,
+    /// The account (or WeCom app) named in the channels file.
+    pub account: String,
+}

@@ -99,6 +99,35 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a stored answer for delivery, once: the first caller gets it (status 200 becomes
+    /// 201), every later one `None`. For answers that must reach someone once whichever of
+    /// several retries or senders asks (a messaging platform's passive reply or a message
+    /// sent later).
+    pub async fn idempotency_claim(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "UPDATE idempotency_keys SET status = 201 WHERE scope = $1 AND key = $2 AND status = 200 \
+             RETURNING response",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<Option<String>, _>("response")?,
+            None => None,
+        })
+    }
+
+    /// Puts a claimed answer back (its delivery failed): the next claim gets it.
+    pub async fn idempotency_unclaim(&self, scope: &str, key: &str) -> Result<()> {
+        sqlx::query("UPDATE idempotency_keys SET status = 200 WHERE scope = $1 AND key = $2 AND status = 201")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Forgets a key whose request failed on our side, so that a retry runs again.
     pub async fn idempotency_abandon(&self, scope: &str, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL")

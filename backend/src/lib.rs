@@ -371,6 +371,7 @@ pub fn redact(url: &str) -> String {
 }
 
 mod applications;
+mod channels;
 mod idempotency;
 mod ratings;
 mod settings;
@@ -378,6 +379,7 @@ mod settings;
 pub mod testing;
 mod tickets;
 
+pub use channels::PlatformUser;
 pub use idempotency::Replay;
 
 pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};

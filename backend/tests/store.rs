@@ -103,3 +103,75 @@ fn passwords_are_redacted() {
     assert_eq!(backend::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     assert_eq!(backend::redact("sqlite://data/x.db"), "sqlite://data/x.db");
 }
+
+#[tokio::test]
+async fn a_stored_answer_is_claimed_once_and_can_be_put_back() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let now = backend::now_millis();
+        assert_eq!(
+            store
+                .idempotency_begin("wechat demo", "m1", "message", now, 60_000)
+                .await
+                .unwrap(),
+            backend::Replay::Fresh
+        );
+        // Nothing to claim while the turn runs.
+        assert_eq!(store.idempotency_claim("wechat demo", "m1").await.unwrap(), None);
+        store
+            .idempotency_finish("wechat demo", "m1", 200, "答复")
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.idempotency_claim("wechat demo", "m1"),
+            store.idempotency_claim("wechat demo", "m1")
+        );
+        let claimed: Vec<String> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(claimed, vec!["答复".to_string()], "{}", db.label);
+        // A failed delivery puts it back for the next claim.
+        store.idempotency_unclaim("wechat demo", "m1").await.unwrap();
+        assert_eq!(
+            store.idempotency_claim("wechat demo", "m1").await.unwrap().as_deref(),
+            Some("答复")
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_binding_code_binds_once_and_not_after_it_expires() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let who = backend::PlatformUser {
+            channel: "wechat".into(),
+            account: "demo".into(),
+            openid: "o1".into(),
+        };
+        let now = 1_000_000;
+        store.put_bind_code("ABCD2345", &who, now + 600_000).await.unwrap();
+        store.put_bind_code("LATE2345", &who, now + 600_000).await.unwrap();
+        assert_eq!(store.bound_user(&who).await.unwrap(), None);
+        assert_eq!(
+            store.bind_with_code("ABCD2345", "citizen-1", now).await.unwrap(),
+            Some(who.clone())
+        );
+        assert_eq!(store.bound_user(&who).await.unwrap().as_deref(), Some("citizen-1"));
+        // Used once.
+        assert_eq!(store.bind_with_code("ABCD2345", "citizen-2", now).await.unwrap(), None);
+        // Expired: refused, and the binding stays.
+        assert_eq!(
+            store
+                .bind_with_code("LATE2345", "citizen-2", now + 600_001)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.bound_user(&who).await.unwrap().as_deref(), Some("citizen-1"));
+        assert!(store.unbind(&who).await.unwrap());
+        assert!(!store.unbind(&who).await.unwrap());
+        assert_eq!(store.bound_user(&who).await.unwrap(), None);
+        store.close().await;
+        db.cleanup().await;
+    }
+}

@@ -164,3 +164,11 @@ pub fn hotline_response() -> Value {
 pub fn error_response() -> Value {
     json!({ "error": { "code": "bad_request", "message": "字段 message 应为文字，收到的是数字。" } })
 }
+
+pub fn bind_request() -> Value {
+    json!({ "code": "K7M2QX9P" })
+}
+
+pub fn bind_response() -> Value {
+    json!({ "channel": "wechat", "account": "demo" })
+}

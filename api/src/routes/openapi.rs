@@ -17,6 +17,7 @@ use crate::state::AppState;
     ),
     paths(
         super::chat::chat,
+        super::bindings::bind,
         super::guides::guide,
         super::guides::search,
         super::applications::list,
@@ -47,7 +48,7 @@ use crate::state::AppState;
         (name = "ratings", description = "好差评"),
         (name = "staff", description = "部门工作人员：办件、工单、整改"),
         (name = "stats", description = "统计"),
-        (name = "identity", description = "开发用身份提供方（--dev-login on）"),
+        (name = "identity", description = "身份：开发用身份提供方（--dev-login on）、微信 / 企业微信账号绑定"),
         (name = "health", description = "运行状态")
     )
 )]

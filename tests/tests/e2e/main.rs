@@ -2,6 +2,7 @@
 //! PostgreSQL, and the sample corpus as citizens search it.
 
 mod api;
+mod channels;
 mod common;
 mod corpus;
 mod forms;
