@@ -59,14 +59,30 @@ fn forbidden() -> ApiError {
     ApiError::new(Code::Forbidden, "签名校验失败或请求已过期，消息未处理。")
 }
 
-/// The timestamp must be a number within five minutes of now (a replayed request is not).
-fn fresh(state: &AppState, timestamp: &str) -> Result<(), ApiError> {
-    let sent: i64 = timestamp.parse().map_err(|_| forbidden())?;
+/// The query of a callback whose timestamp is a number within five minutes of now (a
+/// replayed request is not).
+fn fresh_query(state: &AppState, raw: Option<String>) -> Result<Query, ApiError> {
+    let q = query(raw)?;
+    let sent: i64 = q.timestamp.parse().map_err(|_| forbidden())?;
     let now = state.clock.now() / 1000;
     if (now - sent).abs() > MAX_SKEW_SECS {
         return Err(forbidden());
     }
-    Ok(())
+    Ok(q)
+}
+
+fn wechat_of<'a>(channels: &'a super::Channels, account: &str) -> Result<&'a super::config::Wechat, ApiError> {
+    channels
+        .wechat
+        .get(account)
+        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个公众号。"))
+}
+
+fn wecom_of<'a>(channels: &'a super::Channels, agent: &str) -> Result<&'a super::config::Wecom, ApiError> {
+    channels
+        .wecom
+        .get(agent)
+        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个企业微信应用。"))
 }
 
 fn text(status: StatusCode, body: String, content_type: &'static str) -> Response {
@@ -89,12 +105,8 @@ async fn wechat_verify(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let channels = state.channels.clone();
-    let wechat = channels
-        .wechat
-        .get(&account)
-        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个公众号。"))?;
-    let q = query(raw)?;
-    fresh(&state, &q.timestamp)?;
+    let wechat = wechat_of(&channels, &account)?;
+    let q = fresh_query(&state, raw)?;
     if !same_signature(&signature(&[&wechat.token, &q.timestamp, &q.nonce]), &q.signature) {
         return Err(forbidden());
     }
@@ -107,12 +119,8 @@ async fn wecom_verify(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let channels = state.channels.clone();
-    let wecom = channels
-        .wecom
-        .get(&agent)
-        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个企业微信应用。"))?;
-    let q = query(raw)?;
-    fresh(&state, &q.timestamp)?;
+    let wecom = wecom_of(&channels, &agent)?;
+    let q = fresh_query(&state, raw)?;
     let expected = signature(&[&wecom.token, &q.timestamp, &q.nonce, &q.echostr]);
     if !same_signature(&expected, &q.msg_signature) {
         return Err(forbidden());
@@ -223,12 +231,8 @@ async fn wechat_receive(
     body: Body,
 ) -> Result<Response, ApiError> {
     let channels = state.channels.clone();
-    let wechat = channels
-        .wechat
-        .get(&account)
-        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个公众号。"))?;
-    let q = query(raw)?;
-    fresh(&state, &q.timestamp)?;
+    let wechat = wechat_of(&channels, &account)?;
+    let q = fresh_query(&state, raw)?;
     // Every mode signs the URL; safe mode signs the ciphertext too (checked below).
     if !same_signature(&signature(&[&wechat.token, &q.timestamp, &q.nonce]), &q.signature) {
         return Err(forbidden());
@@ -257,12 +261,8 @@ async fn wecom_receive(
     body: Body,
 ) -> Result<Response, ApiError> {
     let channels = state.channels.clone();
-    let wecom = channels
-        .wecom
-        .get(&agent)
-        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个企业微信应用。"))?;
-    let q = query(raw)?;
-    fresh(&state, &q.timestamp)?;
+    let wecom = wecom_of(&channels, &agent)?;
+    let q = fresh_query(&state, raw)?;
     let side = Side {
         platform: "wecom",
         account: &agent,

@@ -97,6 +97,16 @@ async fn raw(app: &axum::Router, uri: &str, body: String) -> (StatusCode, String
     (status, json.as_str().map_or_else(|| json.to_string(), str::to_string))
 }
 
+/// The ciphertext of a reply envelope.
+fn encrypted_of(envelope: &str) -> &str {
+    let start = envelope
+        .find("<Encrypt><![CDATA[")
+        .unwrap_or_else(|| panic!("encrypted: {envelope}"))
+        + "<Encrypt><![CDATA[".len();
+    let end = envelope[start..].find("]]>").unwrap() + start;
+    &envelope[start..end]
+}
+
 /// The text of a reply envelope, after checking its signature and opening it.
 fn open_reply(envelope: &str) -> String {
     let field = |name: &str| {
@@ -665,9 +675,7 @@ async fn a_wecom_message_is_answered_encrypted_for_the_corp() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{envelope}");
-    let start = envelope.find("<Encrypt><![CDATA[").unwrap() + "<Encrypt><![CDATA[".len();
-    let end = envelope[start..].find("]]>").unwrap() + start;
-    let reply = crypt.decrypt(&envelope[start..end]).unwrap();
+    let reply = crypt.decrypt(encrypted_of(&envelope)).unwrap();
     assert!(
         reply.contains("护照") && reply.contains("<ToUserName><![CDATA[ZhangSan]]></ToUserName>"),
         "{reply}"
@@ -700,10 +708,8 @@ async fn after_a_key_change_a_message_under_the_previous_key_is_still_answered()
     let (status, body) = post_safe(&app, &text_message("o12", 9001, "护照怎么办"), now_secs()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The answer goes out under the current key.
-    let start = body.find("<Encrypt><![CDATA[").unwrap() + "<Encrypt><![CDATA[".len();
-    let end = body[start..].find("]]>").unwrap() + start;
     let current = MessageCrypt::new(new_key, APP_ID).unwrap();
-    assert!(current.decrypt(&body[start..end]).unwrap().contains("护照"));
+    assert!(current.decrypt(encrypted_of(&body)).unwrap().contains("护照"));
     // A key the account never had: refused, nothing stored.
     let stranger = Channels::parse(
         &format!("[wechat.demo]\ntoken = \"{TOKEN}\"\nencoding_aes_key = \"{new_key}\"\napp_id = \"{APP_ID}\"\nmode = \"safe\"\n"),
