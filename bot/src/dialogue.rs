@@ -291,7 +291,7 @@ fn respond_one(
     }
     // “持枪证怎么办”, “商标注册”: a document or a service no guide knows is out of scope,
     // unless retrieval is sure.
-    if top_confidence < thresholds.answer + 1.3
+    if top_confidence < thresholds.answer + thresholds.unknown_margin
         && let Some(name) = unknown_document(&engine.corpus.phrases, &engine.index, understood)
             .or_else(|| unknown_service(&engine.corpus.phrases, &engine.index, understood))
             .or_else(|| unknown_qualifier(&engine.corpus.phrases, &engine.index, understood))
@@ -601,7 +601,8 @@ fn best_faq(engine: &Engine, guide: &knowledge::Guide, message: &str) -> Option<
             .words(&faq.q)
             .iter()
             .any(|w| !normalized.contains(&index::normalize(w)));
-        if shared >= 2 && jaccard >= 0.45 && !narrower && best.is_none_or(|(_, b)| jaccard > b) {
+        if shared >= 2 && jaccard >= engine.thresholds.faq_overlap && !narrower && best.is_none_or(|(_, b)| jaccard > b)
+        {
             best = Some((i, jaccard));
         }
     }
@@ -908,12 +909,6 @@ fn promote_bundle(engine: &Engine, message: &str, ranked: &mut [crate::Ranked]) 
     true
 }
 
-/// The head's p(service) under which a named document no guide knows is declined (above it,
-/// the head's sureness outweighs the check).
-const UNKNOWN_DOCUMENT_MAX_P: f32 = 0.8;
-/// The same for a service named as object + verb that no guide offers.
-const UNKNOWN_SERVICE_MAX_P: f32 = 0.9;
-
 /// The turn when the encoder is installed: the intent head decides what kind of message it
 /// is (rules above it keep the cases words make clear), hybrid retrieval finds the guide.
 #[allow(clippy::too_many_arguments)]
@@ -956,11 +951,14 @@ fn semantic_turn(
     }
     // The head's choice stands when it is confident, or when it gives a service almost no
     // chance and no guide's own words match (“Hello, who am I talking to?”).
-    let sure = head_p >= 0.6 || (p("service") < 0.1 && !strong_lexical);
+    let t = &engine.thresholds;
+    let sure = head_p >= t.head_sure || (p("service") < t.head_no_service && !strong_lexical);
     match head_intent {
         "complaint"
-            if head_p >= 0.5
-                && !(asks_how_to_get(&engine.corpus.phrases, understood) && strong_lexical && head_p < 0.8) =>
+            if head_p >= t.head_complaint
+                && !(asks_how_to_get(&engine.corpus.phrases, understood)
+                    && strong_lexical
+                    && head_p < t.head_complaint_over_how_to) =>
         {
             return Ok(intake_reply(
                 next,
@@ -986,10 +984,10 @@ fn semantic_turn(
     // A service named as object + verb that no guide offers (离婚登记 next to 结婚登记) is
     // out of scope unless the head is sure.
     let unknown = unknown_document(&engine.corpus.phrases, &engine.index, understood)
-        .filter(|_| p_service < UNKNOWN_DOCUMENT_MAX_P)
+        .filter(|_| p_service < t.unknown_document_max_p)
         .or_else(|| {
             unknown_service(&engine.corpus.phrases, &engine.index, understood)
-                .filter(|_| p_service < UNKNOWN_SERVICE_MAX_P)
+                .filter(|_| p_service < t.unknown_service_max_p)
         })
         // A document of a covered family with a qualifier no guide speaks of: whatever the
         // head says, the guides do not cover it (the head only knows it looks like a service).
@@ -1035,7 +1033,7 @@ fn semantic_turn(
             score: r.score,
         })
         .collect();
-    if close.len() == 1 || p_service >= 0.9 || promoted {
+    if close.len() == 1 || p_service >= t.head_service_sure || promoted {
         let id = top.id.clone();
         if applying && let Some(form) = engine.corpus.form(&id) {
             let mut next = next;

@@ -92,6 +92,27 @@ pub struct Thresholds {
     pub ambiguous_ratio: f32,
     /// The same for fused hybrid scores.
     pub hybrid_ambiguous_ratio: f32,
+    /// Without the encoder, a document or service no guide knows is declined unless the best
+    /// guide's confidence reaches `answer` plus this margin.
+    pub unknown_margin: f32,
+    /// An FAQ answers the question when they share two terms or more and at least this
+    /// Jaccard overlap.
+    pub faq_overlap: f32,
+    /// The intent head's choice stands at or above this probability.
+    pub head_sure: f32,
+    /// … or when it gives a service less than this and no guide's words match strongly.
+    pub head_no_service: f32,
+    /// The head's p(complaint) at or above which a message opens a complaint …
+    pub head_complaint: f32,
+    /// … unless it asks how to get something the guides name, and the head is below this.
+    pub head_complaint_over_how_to: f32,
+    /// The head's p(service) under which a named document no guide knows is declined (above
+    /// it, the head's sureness outweighs the check).
+    pub unknown_document_max_p: f32,
+    /// The same for a service named as object + verb that no guide offers.
+    pub unknown_service_max_p: f32,
+    /// At or above this p(service) the best guide is answered even when others are close.
+    pub head_service_sure: f32,
 }
 
 impl Default for Thresholds {
@@ -101,6 +122,15 @@ impl Default for Thresholds {
             clarify: 3.6,
             ambiguous_ratio: 1.1,
             hybrid_ambiguous_ratio: 0.97,
+            unknown_margin: 1.3,
+            faq_overlap: 0.45,
+            head_sure: 0.6,
+            head_no_service: 0.1,
+            head_complaint: 0.5,
+            head_complaint_over_how_to: 0.8,
+            unknown_document_max_p: 0.8,
+            unknown_service_max_p: 0.9,
+            head_service_sure: 0.9,
         }
     }
 }
