@@ -285,3 +285,17 @@ pub struct BindResponse {
     /// The account (or WeCom app) named in the channels file.
     pub account: String,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptBody {
+    pub messages: Vec<TranscriptLine>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptLine {
+    /// user (the citizen), bot (the assistant) or agent (a human after 转人工).
+    pub role: String,
+    pub text: String,
+    /// China time.
+    pub at: String,
+}

@@ -372,6 +372,7 @@ pub fn redact(url: &str) -> String {
 
 mod applications;
 mod channels;
+mod handoffs;
 mod idempotency;
 mod ratings;
 mod settings;
@@ -380,6 +381,7 @@ pub mod testing;
 mod tickets;
 
 pub use channels::PlatformUser;
+pub use handoffs::{Handoff, NewHandoff};
 pub use idempotency::Replay;
 
 pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};

@@ -448,7 +448,14 @@ async fn answer_message(
                 Some(user) => format!("{session}-{}", &signature(&[&user.id])[..8]),
                 None => session,
             };
-            match crate::service::turn::chat(&state, user.as_ref(), Some(session), &message).await {
+            let origin = crate::service::turn::Origin {
+                channel: who.channel.clone(),
+                account: Some(who.account.clone()),
+                openid: Some(who.openid.clone()),
+                // The account's own staff take it when configured; banshi's agents otherwise.
+                queue: !transfer,
+            };
+            match crate::service::turn::chat_from(&state, user.as_ref(), Some(session), &message, &origin).await {
                 Ok(response) if transfer && response.intent == "human" => {
                     Some(format!("{TRANSFER}{}", compose(&response, public_url.as_deref())))
                 }

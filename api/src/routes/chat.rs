@@ -1,18 +1,20 @@
 //! `POST /api/v1/chat`: one turn of a conversation (`service::turn` runs it).
 
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::auth::MaybeUser;
 use crate::error::{ApiResult, AppJson};
 use crate::state::AppState;
-use crate::wire::{ChatRequest, ChatResponse};
+use crate::wire::{ChatRequest, ChatResponse, TranscriptBody, TranscriptLine};
 
 pub use crate::service::turn::MAX_MESSAGE_CHARS;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/chat", post(chat))
+    Router::new()
+        .route("/api/v1/chat", post(chat))
+        .route("/api/v1/chat/{session_id}/messages", get(transcript))
 }
 
 /// Send a message; get the assistant's reply with citations (and the form, when filling one).
@@ -35,4 +37,47 @@ pub async fn chat(
 ) -> ApiResult<Json<ChatResponse>> {
     let response = crate::service::turn::chat(&state, user.as_ref(), request.session_id, &request.message).await?;
     Ok(Json(response))
+}
+
+/// The conversation so far, including what a human agent wrote after a hand-over (转人工):
+/// a client shows the agent's replies from here. A logged-in citizen's conversation is theirs
+/// alone; an anonymous one is read with its session id.
+#[utoipa::path(get, path = "/api/v1/chat/{session_id}/messages", tag = "chat", security((), ("bearer" = [])),
+    params(("session_id" = String, Path, description = "the conversation")),
+    responses(
+        (status = 200, body = TranscriptBody, description = "oldest first; role user, bot or agent", example = super::examples::transcript),
+        (status = 401, body = crate::error::ErrorBody, description = "the conversation needs its owner's login"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such conversation, or another person's"),
+    ))]
+pub async fn transcript(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(session_id): Path<String>,
+) -> ApiResult<Json<TranscriptBody>> {
+    use crate::error::{ApiError, Code};
+    let not_found = || ApiError::new(Code::NotFound, "没有找到这个会话。");
+    let session = state
+        .store
+        .session(&session_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_found)?;
+    match (&session.user_id, &user) {
+        (Some(owner), Some(user)) if *owner != user.id => return Err(not_found()),
+        (Some(_), None) => return Err(ApiError::new(Code::Unauthorized, "该会话需要登录后查看，请先登录。")),
+        _ => {}
+    }
+    let messages = state
+        .store
+        .messages(&session_id)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|m| TranscriptLine {
+            role: m.role,
+            text: m.text,
+            at: knowledge::time::show(m.created_at),
+        })
+        .collect();
+    Ok(Json(TranscriptBody { messages }))
 }

@@ -172,3 +172,49 @@ pub fn bind_request() -> Value {
 pub fn bind_response() -> Value {
     json!({ "channel": "wechat", "account": "demo" })
 }
+
+pub fn empty_request() -> Value {
+    json!({})
+}
+
+pub fn handoff_body() -> Value {
+    json!({
+        "id": "5f0c2a4e-3b7d-4c51-9a0e-2d7f6b1c8e90",
+        "session_id": "wx-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6",
+        "channel": "wechat",
+        "state": "taken",
+        "agent_id": "agent-1",
+        "created_at": "2026-11-30 10:02",
+        "last_message": null
+    })
+}
+
+pub fn handoff_closed() -> Value {
+    let mut body = handoff_body();
+    body["state"] = "closed".into();
+    body
+}
+
+pub fn handoff_list() -> Value {
+    let mut waiting = handoff_body();
+    waiting["state"] = "waiting".into();
+    waiting["agent_id"] = Value::Null;
+    waiting["last_message"] = "我想问问我的低保申请为什么还没批".into();
+    json!({ "handoffs": [waiting] })
+}
+
+pub fn handoff_reply() -> Value {
+    json!({ "text": "您好，我是 12345 客服小王，您的低保申请正在入户调查阶段，预计本周内完成。" })
+}
+
+pub fn handoff_replied() -> Value {
+    json!({ "delivered": true })
+}
+
+pub fn transcript() -> Value {
+    json!({ "messages": [
+        { "role": "user", "text": "转人工", "at": "2026-11-30 10:02" },
+        { "role": "bot", "text": "好的，正在为您转接人工客服，请稍候。", "at": "2026-11-30 10:02" },
+        { "role": "agent", "text": "您好，我是 12345 客服小王，请问有什么可以帮您？", "at": "2026-11-30 10:03" }
+    ] })
+}

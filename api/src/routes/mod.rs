@@ -6,6 +6,7 @@ mod bindings;
 mod chat;
 mod examples;
 mod guides;
+mod handoffs;
 mod health;
 pub mod idempotency;
 mod openapi;
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(chat::router())
         .merge(bindings::router())
+        .merge(handoffs::router())
         .merge(applications::router())
         .merge(tickets::router())
         .merge(guides::router())

@@ -17,7 +17,12 @@ use crate::state::AppState;
     ),
     paths(
         super::chat::chat,
+        super::chat::transcript,
         super::bindings::bind,
+        super::handoffs::queue,
+        super::handoffs::take,
+        super::handoffs::reply,
+        super::handoffs::close,
         super::guides::guide,
         super::guides::search,
         super::applications::list,
@@ -48,6 +53,7 @@ use crate::state::AppState;
         (name = "ratings", description = "好差评"),
         (name = "staff", description = "部门工作人员：办件、工单、整改"),
         (name = "stats", description = "统计"),
+        (name = "agent", description = "人工客服：转人工的会话队列、接入、回复、结束"),
         (name = "identity", description = "身份：开发用身份提供方（--dev-login on）、微信 / 企业微信账号绑定"),
         (name = "health", description = "运行状态")
     )

@@ -12,6 +12,12 @@ use crate::auth::User;
 use crate::state::AppState;
 use crate::wire::{ApplicationRef, ChatResponse, CitationBody, FormBody, GuideRef, ReplyBody, TicketRef};
 
+/// A hand-over no agent takes within this long goes back to the assistant: a citizen is never
+/// left talking to nobody (at night, say).
+pub const HANDOFF_WAIT_MS: i64 = 15 * 60 * 1000;
+/// The same for a taken hand-over whose agent has not written for this long.
+pub const HANDOFF_IDLE_MS: i64 = 30 * 60 * 1000;
+
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
@@ -47,12 +53,48 @@ enum Prepared {
     Confirm(String),
 }
 
-/// Answers `message` in the conversation `session_id` (a new one when `None`).
+/// Where a conversation is held, for a hand-over to a human agent: the web or JSON API, or a
+/// messaging platform's user (whom the agent's replies are sent to).
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// web, wechat or wecom.
+    pub channel: String,
+    pub account: Option<String>,
+    pub openid: Option<String>,
+    /// Whether a request for a human opens a hand-over in banshi's agent queue (off where the
+    /// platform's own staff take it).
+    pub queue: bool,
+}
+
+impl Origin {
+    pub fn web() -> Origin {
+        Origin {
+            channel: "web".into(),
+            queue: true,
+            ..Origin::default()
+        }
+    }
+}
+
+/// Answers `message` in the conversation `session_id` (a new one when `None`), from the web
+/// or the JSON API.
 pub async fn chat(
     state: &AppState,
     user: Option<&User>,
     session_id: Option<String>,
     message: &str,
+) -> Result<ChatResponse> {
+    chat_from(state, user, session_id, message, &Origin::web()).await
+}
+
+/// The same from anywhere: a request for a human opens a hand-over that remembers `origin`;
+/// while one is open, the message goes to the agent, not to the assistant.
+pub async fn chat_from(
+    state: &AppState,
+    user: Option<&User>,
+    session_id: Option<String>,
+    message: &str,
+    origin: &Origin,
 ) -> Result<ChatResponse> {
     let message = message.trim().to_string();
     if message.is_empty() {
@@ -79,7 +121,19 @@ pub async fn chat(
     };
     for _ in 0..MAX_ATTEMPTS {
         match attempt(state, user, context_user.as_ref(), &session_id, &message).await? {
-            Some(response) => return Ok(response),
+            Some(response) => {
+                if response.intent == "human" && origin.queue {
+                    let new = backend::NewHandoff {
+                        session_id: session_id.clone(),
+                        channel: origin.channel.clone(),
+                        account: origin.account.clone(),
+                        openid: origin.openid.clone(),
+                        user_id: user.map(|u| u.id.clone()),
+                    };
+                    state.store.open_handoff(&new, state.clock.now()).await?;
+                }
+                return Ok(response);
+            }
             None => continue,
         }
     }
@@ -104,6 +158,48 @@ async fn attempt(
         && session.user_id.is_some()
     {
         return Err(Error::Unauthorized("该会话需要登录后继续，请先登录。".into()));
+    }
+    // An agent holds the conversation: the message is theirs to answer (unless nobody came,
+    // or the agent went quiet: then the assistant answers again).
+    let now = state.clock.now();
+    let handoff = match stored {
+        Some(_) => state.store.open_handoff_of(session_id).await?,
+        None => None,
+    };
+    let handoff = match handoff {
+        Some(h) if h.state == "waiting" && now - h.created_at > HANDOFF_WAIT_MS => {
+            state.store.expire_handoff(&h.id, now).await?;
+            None
+        }
+        Some(h) if h.state == "taken" && now - h.updated_at > HANDOFF_IDLE_MS => {
+            state.store.expire_handoff(&h.id, now).await?;
+            None
+        }
+        other => other,
+    };
+    if let Some(handoff) = handoff {
+        state
+            .store
+            .append_message(session_id, "user", message, state.clock.now())
+            .await?;
+        let text = if handoff.state == "taken" {
+            "人工客服正在为您服务，您的消息已转达，请稍候。"
+        } else {
+            "已为您转接人工客服，正在排队，请稍候；客服接入后会在这里回复您。"
+        };
+        return Ok(Some(ChatResponse {
+            session_id: session_id.to_string(),
+            intent: "human".into(),
+            reply: ReplyBody {
+                text: text.into(),
+                citations: Vec::new(),
+                quick_replies: Vec::new(),
+            },
+            guides: Vec::new(),
+            form: None,
+            application: None,
+            ticket: None,
+        }));
     }
     let (version, mut dialogue) = match &stored {
         Some(session) => (

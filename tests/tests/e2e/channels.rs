@@ -17,7 +17,7 @@ const TOKEN: &str = "pamtest";
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APP_ID: &str = "wxb11529c136998cb6";
 
-fn channels(mode: &str) -> Channels {
+pub fn channels(mode: &str) -> Channels {
     Channels::parse(
         &format!(
             r#"
@@ -40,7 +40,7 @@ corp_id = "ww1436e0e65a779aee"
     .unwrap()
 }
 
-fn app_with(store: backend::Store, channels: Channels) -> axum::Router {
+pub fn app_with(store: backend::Store, channels: Channels) -> axum::Router {
     let mut state = state(store);
     state.channels = Arc::new(channels);
     api::app(state)
@@ -50,7 +50,7 @@ fn now_secs() -> i64 {
     backend::now_millis() / 1000
 }
 
-fn text_message(from: &str, msg_id: u64, content: &str) -> String {
+pub fn text_message(from: &str, msg_id: u64, content: &str) -> String {
     format!(
         "<xml><ToUserName><![CDATA[gh_demo]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
          <CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content>\
@@ -74,7 +74,7 @@ async fn post_safe(app: &axum::Router, inner: &str, timestamp: i64) -> (StatusCo
     raw(app, &uri, body).await
 }
 
-async fn post_plain(app: &axum::Router, body: String) -> (StatusCode, String) {
+pub async fn post_plain(app: &axum::Router, body: String) -> (StatusCode, String) {
     let ts = now_secs().to_string();
     let sig = signature(&[TOKEN, &ts, "42"]);
     raw(
@@ -355,7 +355,7 @@ async fn url_verification_of_both_platforms_with_their_published_samples() {
 
 /// A stand-in for the platform's API on a local port: tokens (the first one expires at once)
 /// and customer-service messages, recorded.
-async fn mock_platform() -> (
+pub async fn mock_platform() -> (
     String,
     Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     Arc<std::sync::atomic::AtomicUsize>,

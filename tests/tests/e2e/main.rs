@@ -6,6 +6,7 @@ mod channels;
 mod common;
 mod corpus;
 mod forms;
+mod handoffs;
 mod reload;
 mod tickets;
 mod transactions;
