@@ -218,3 +218,12 @@ pub fn transcript() -> Value {
         { "role": "agent", "text": "您好，我是 12345 客服小王，请问有什么可以帮您？", "at": "2026-11-30 10:03" }
     ] })
 }
+
+pub fn suggestion() -> Value {
+    json!({
+        "question": "护照怎么办",
+        "text": "【普通护照申请】示范市公安局出入境管理支队\n\n可在示范办 App 预约后到出入境窗口办理…… [1]",
+        "citations": [{ "guide_id": "passport", "section": "summary" }],
+        "guides": [{ "id": "passport", "title": "普通护照申请", "score": 0.93 }]
+    })
+}

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/agent/handoffs/{id}/take", post(take))
         .route("/api/v1/agent/handoffs/{id}/reply", post(reply))
         .route("/api/v1/agent/handoffs/{id}/close", post(close))
+        .route("/api/v1/agent/handoffs/{id}/suggestion", get(suggestion))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,6 +54,18 @@ pub struct HandoffReplied {
     /// Whether it was sent to a messaging-platform user (a web citizen reads it in the
     /// conversation's transcript).
     pub delivered: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionBody {
+    /// The citizen's words it answers; none when nothing they said is about a service.
+    pub question: Option<String>,
+    /// A reply the agent may send or adapt (empty when there is none).
+    pub text: String,
+    /// Where each fact comes from.
+    pub citations: Vec<crate::wire::CitationBody>,
+    /// The guides it is about, best first.
+    pub guides: Vec<crate::wire::GuideRef>,
 }
 
 fn body(handoff: backend::Handoff, last_message: Option<String>) -> HandoffBody {
@@ -130,4 +143,38 @@ pub async fn close(
     Path(id): Path<String>,
 ) -> ApiResult<Json<HandoffBody>> {
     Ok(Json(body(service::handoffs::close(&state, &user, &id).await?, None)))
+}
+
+/// A suggested reply with citations: the assistant's answer to the citizen's latest question
+/// about a service, in the conversation's context, for the agent to send or adapt.
+#[utoipa::path(get, path = "/api/v1/agent/handoffs/{id}/suggestion", tag = "agent", security(("bearer" = [])),
+    params(("id" = String, Path, description = "hand-over id")),
+    responses((status = 200, body = SuggestionBody, description = "a cited reply, or an empty one", example = super::examples::suggestion),
+        (status = 403, body = crate::error::ErrorBody, description = "not an agent"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such hand-over")))]
+pub async fn suggestion(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SuggestionBody>> {
+    let found = service::handoffs::suggestion(&state, &user, &id).await?;
+    Ok(Json(match found {
+        Some(found) => SuggestionBody {
+            question: Some(found.question),
+            text: found.reply.text.clone(),
+            citations: found
+                .reply
+                .citations
+                .iter()
+                .map(crate::wire::CitationBody::from)
+                .collect(),
+            guides: found.reply.guides.iter().map(crate::wire::GuideRef::from).collect(),
+        },
+        None => SuggestionBody {
+            question: None,
+            text: String::new(),
+            citations: Vec::new(),
+            guides: Vec::new(),
+        },
+    }))
 }

@@ -23,6 +23,7 @@ use crate::state::AppState;
         super::handoffs::take,
         super::handoffs::reply,
         super::handoffs::close,
+        super::handoffs::suggestion,
         super::guides::guide,
         super::guides::search,
         super::applications::list,

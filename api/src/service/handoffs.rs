@@ -136,3 +136,49 @@ pub async fn close(state: &AppState, user: &User, id: &str) -> Result<backend::H
         .await?
         .ok_or_else(|| Error::Conflict("只有接入该会话的客服可以结束人工服务。".into()))
 }
+
+/// A reply the agent may send, with its citations: the assistant's answer to the citizen's
+/// latest question, in the conversation's context (a follow-up keeps its topic), computed
+/// without changing the conversation.
+pub struct Suggestion {
+    /// The citizen's words it answers.
+    pub question: String,
+    pub reply: bot::Reply,
+}
+
+/// How far back a question is looked for behind “转人工” and the like.
+const QUESTIONS_BACK: usize = 5;
+
+pub async fn suggestion(state: &AppState, user: &User, id: &str) -> Result<Option<Suggestion>> {
+    agent(user)?;
+    let handoff = open(state, id).await?;
+    let dialogue = match state.store.session(&handoff.session_id).await? {
+        Some(session) => serde_json::from_str::<bot::DialogueState>(&session.state).unwrap_or_default(),
+        None => bot::DialogueState::default(),
+    };
+    let questions: Vec<String> = state
+        .store
+        .messages(&handoff.session_id)
+        .await?
+        .into_iter()
+        .rev()
+        .filter(|m| m.role == "user")
+        .take(QUESTIONS_BACK)
+        .map(|m| m.text)
+        .collect();
+    let engine = state.engine.load_full();
+    let found = tokio::task::spawn_blocking(move || {
+        let context = bot::Context { user: None };
+        for question in questions {
+            let (_, reply) = bot::respond(&engine, &context, &dialogue, &question).ok()?;
+            // The latest message that asks about a service: not the call for a human itself.
+            if !reply.citations.is_empty() {
+                return Some(Suggestion { question, reply });
+            }
+        }
+        None
+    })
+    .await
+    .map_err(Error::internal)?;
+    Ok(found)
+}

@@ -44,6 +44,18 @@ async fn a_citizen_who_asks_for_a_human_is_answered_by_one_agent_and_handed_back
         assert!(meanwhile.json["guides"].as_array().unwrap().is_empty());
         assert!(meanwhile.json["reply"]["text"].as_str().unwrap().contains("人工"));
 
+        // The agent gets a cited reply to suggest: to the question, not to the call for a human.
+        let suggested = authed_get(&app, &format!("/api/v1/agent/handoffs/{id}/suggestion"), &agent).await;
+        assert_eq!(suggested.status, StatusCode::OK, "{}", suggested.json);
+        assert_eq!(suggested.json["question"], "护照怎么办", "{}", suggested.json);
+        assert_eq!(suggested.json["guides"][0]["id"], "passport", "{}", suggested.json);
+        let citations = suggested.json["citations"].as_array().unwrap();
+        assert!(!citations.is_empty() && citations.iter().all(|c| c["guide_id"] == "passport"), "{}", suggested.json);
+        assert_eq!(authed_get(&app, &format!("/api/v1/agent/handoffs/{id}/suggestion"), &citizen).await.status, StatusCode::FORBIDDEN);
+        // Suggesting changed nothing in the conversation.
+        let lines = get(&app, &format!("/api/v1/chat/{session}/messages")).await;
+        assert_eq!(lines.json["messages"].as_array().unwrap().len(), 3, "{}", lines.json);
+
         // One agent takes it; the other cannot take it or reply.
         let taken = post(&app, &format!("/api/v1/agent/handoffs/{id}/take"), &agent, json!({})).await;
         assert_eq!(
