@@ -14,6 +14,7 @@ pub use crate::service::turn::MAX_MESSAGE_CHARS;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/chat", post(chat))
+        .route("/api/v1/chat/stream", post(chat_stream))
         .route("/api/v1/chat/{session_id}/messages", get(transcript))
 }
 
@@ -80,4 +81,58 @@ pub async fn transcript(
         })
         .collect();
     Ok(Json(TranscriptBody { messages }))
+}
+
+/// The reply's text in pieces as it would be read: a sentence, a line or a list item each.
+fn pieces(text: &str) -> Vec<&str> {
+    text.split_inclusive(['。', '\n', '；', '！', '？']).collect()
+}
+
+/// The same turn as `/api/v1/chat`, answered as server-sent events: `delta` events carry the
+/// reply's text piece by piece (a widget shows it as it arrives), then one `done` event whose
+/// data is exactly the `/api/v1/chat` response. A refused message gets the usual JSON error.
+#[utoipa::path(post, path = "/api/v1/chat/stream", tag = "chat", security((), ("bearer" = [])),
+    request_body(content = ChatRequest, example = super::examples::chat_request),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = ChatResponse,
+            description = "`event: delta` with text, then `event: done` with the /api/v1/chat response as JSON",
+            example = super::examples::chat_stream),
+        (status = 400, body = crate::error::ErrorBody, description = "malformed JSON or session id", example = super::examples::error_response),
+        (status = 401, body = crate::error::ErrorBody, description = "invalid token"),
+        (status = 422, body = crate::error::ErrorBody, description = "empty or over-long message"),
+        (status = 429, body = crate::error::ErrorBody, description = "rate limited"),
+    ))]
+pub async fn chat_stream(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    AppJson(request): AppJson<ChatRequest>,
+) -> ApiResult<
+    axum::response::Sse<
+        futures_util::stream::Iter<std::vec::IntoIter<Result<axum::response::sse::Event, std::convert::Infallible>>>,
+    >,
+> {
+    use axum::response::sse::Event;
+    let response = crate::service::turn::chat(&state, user.as_ref(), request.session_id, &request.message).await?;
+    let mut events: Vec<Result<Event, std::convert::Infallible>> = pieces(&response.reply.text)
+        .into_iter()
+        .map(|piece| Ok(Event::default().event("delta").data(piece)))
+        .collect();
+    let done = Event::default()
+        .event("done")
+        .json_data(&response)
+        .map_err(crate::error::ApiError::internal)?;
+    events.push(Ok(done));
+    Ok(axum::response::Sse::new(futures_util::stream::iter(events)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_pieces_make_the_whole_text() {
+        let text = "【护照】示范市公安局\n\n可网上预约。材料：身份证；照片！还有问题吗？好";
+        let pieces = super::pieces(text);
+        assert!(pieces.len() >= 5, "{pieces:?}");
+        assert_eq!(pieces.concat(), text);
+        assert!(super::pieces("").is_empty());
+    }
 }

@@ -227,3 +227,12 @@ pub fn suggestion() -> Value {
         "guides": [{ "id": "passport", "title": "普通护照申请", "score": 0.93 }]
     })
 }
+
+pub fn chat_stream() -> Value {
+    Value::String(
+        "event: delta\ndata: 【机动车驾驶证有效期满换证】示范市公安局交通警察支队\n\n\
+         event: delta\ndata: 驾驶证有效期满前 90 日内申请换证。\n\n\
+         event: done\ndata: {\"session_id\":\"…\",\"intent\":\"service\",\"reply\":{…},\"guides\":[…],\"form\":null,\"application\":null,\"ticket\":null}\n\n"
+            .into(),
+    )
+}

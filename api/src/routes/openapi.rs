@@ -18,6 +18,7 @@ use crate::state::AppState;
     paths(
         super::chat::chat,
         super::chat::transcript,
+        super::chat::chat_stream,
         super::bindings::bind,
         super::handoffs::queue,
         super::handoffs::take,
@@ -154,7 +155,13 @@ mod tests {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 let name = format!("{method} {path}");
-                let ok = &operation["responses"]["200"]["content"]["application/json"];
+                let content = &operation["responses"]["200"]["content"];
+                // A streaming operation answers server-sent events; everything else JSON.
+                let ok = if content["text/event-stream"].is_object() {
+                    &content["text/event-stream"]
+                } else {
+                    &content["application/json"]
+                };
                 assert!(ok["schema"].is_object(), "{name}: a 200 schema");
                 let request = &operation["requestBody"]["content"]["application/json"];
                 if method == "post" {
@@ -163,8 +170,10 @@ mod tests {
                 }
                 assert!(!ok["example"].is_null(), "{name}: a response example");
                 for (status, response) in operation["responses"].as_object().unwrap() {
+                    let content = &response["content"];
                     assert!(
-                        response["content"]["application/json"]["schema"].is_object(),
+                        content["application/json"]["schema"].is_object()
+                            || content["text/event-stream"]["schema"].is_object(),
                         "{name} {status}: a schema"
                     );
                 }

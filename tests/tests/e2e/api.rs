@@ -229,3 +229,46 @@ async fn too_many_requests_from_one_client_are_refused() {
     assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_streamed_reply_arrives_in_pieces_then_as_the_chat_response() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let app = api::app(state(store.clone()));
+    let streamed = post_raw(&app, "/api/v1/chat/stream", r#"{"message": "驾照快到期了怎么换"}"#).await;
+    assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.json);
+    let body = streamed.json.as_str().unwrap().to_string();
+    let mut deltas = String::new();
+    let mut done = None;
+    for block in body.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let event = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("");
+        let data: Vec<&str> = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+            .collect();
+        match event {
+            "delta" => deltas.push_str(&data.join("\n")),
+            "done" => done = Some(serde_json::from_str::<serde_json::Value>(&data.join("\n")).unwrap()),
+            other => panic!("unexpected event {other:?} in {body}"),
+        }
+    }
+    let done = done.expect("a done event");
+    assert!(body.matches("event: delta").count() >= 2, "{body}");
+    assert_eq!(deltas, done["reply"]["text"].as_str().unwrap());
+    assert_eq!(done["intent"], "service");
+    assert_eq!(done["guides"][0]["id"], "driving-license-renewal");
+    // The same shape as /api/v1/chat, and the same conversation continues there.
+    let session = done["session_id"].as_str().unwrap();
+    let next = chat(&app, Some(session), "要多少钱").await;
+    assert_eq!(next.json["guides"][0]["id"], "driving-license-renewal", "{}", next.json);
+    // A refused message is the usual JSON error, not a stream.
+    let empty = post_raw(&app, "/api/v1/chat/stream", r#"{"message": "  "}"#).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.json["error"]["message"].as_str().unwrap().contains("消息"),
+        "{}",
+        empty.json
+    );
+    store.close().await;
+    db.cleanup().await;
+}

@@ -50,8 +50,17 @@ async fn a_citizen_who_asks_for_a_human_is_answered_by_one_agent_and_handed_back
         assert_eq!(suggested.json["question"], "护照怎么办", "{}", suggested.json);
         assert_eq!(suggested.json["guides"][0]["id"], "passport", "{}", suggested.json);
         let citations = suggested.json["citations"].as_array().unwrap();
-        assert!(!citations.is_empty() && citations.iter().all(|c| c["guide_id"] == "passport"), "{}", suggested.json);
-        assert_eq!(authed_get(&app, &format!("/api/v1/agent/handoffs/{id}/suggestion"), &citizen).await.status, StatusCode::FORBIDDEN);
+        assert!(
+            !citations.is_empty() && citations.iter().all(|c| c["guide_id"] == "passport"),
+            "{}",
+            suggested.json
+        );
+        assert_eq!(
+            authed_get(&app, &format!("/api/v1/agent/handoffs/{id}/suggestion"), &citizen)
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
         // Suggesting changed nothing in the conversation.
         let lines = get(&app, &format!("/api/v1/chat/{session}/messages")).await;
         assert_eq!(lines.json["messages"].as_array().unwrap().len(), 3, "{}", lines.json);
