@@ -60,8 +60,9 @@ fn hybrid_beats_each_retrieval_alone() {
     // The model issue asked ≥ 0.95 and the set gave 0.97 while the intent head learned 187
     // written real government services as out of scope; the understanding issue had them
     // removed (a service is out of scope only because no guide covers it, which the corpus
-    // must decide). Measured without them: 0.829; the floor sits under it.
-    assert!(hybrid.oos_recall >= 0.80, "{context}");
+    // must decide). Measured without them: 0.829; then 0.914 once a document named with a
+    // qualifier no guide knows was declined whatever its tail; the floor sits under it.
+    assert!(hybrid.oos_recall >= 0.88, "{context}");
     assert_eq!(hybrid.declined_with_guides, 0, "{context}");
 }
 
