@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::crypto::MessageCrypt;
+use super::outbound::Target;
 
 /// How an official account's messages arrive (the platform's 消息加解密方式).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -97,6 +98,29 @@ pub struct Wecom {
     pub crypt: MessageCrypt,
 }
 
+impl Wechat {
+    /// Where the outbound API reaches one of this account's users.
+    pub fn target(&self, openid: &str) -> Target {
+        Target::Wechat {
+            app_id: self.app_id.clone(),
+            app_secret: self.app_secret.clone(),
+            openid: openid.to_string(),
+        }
+    }
+}
+
+impl Wecom {
+    /// Where the outbound API reaches one of this app's users.
+    pub fn target(&self, userid: &str) -> Target {
+        Target::Wecom {
+            corp_id: self.corp_id.clone(),
+            secret: self.secret.clone(),
+            agent_id: self.agent_id.clone(),
+            userid: userid.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Wechat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wechat")
@@ -171,6 +195,16 @@ fn line_of(text: &str, at: usize) -> usize {
 }
 
 impl Channels {
+    /// Where the outbound API reaches a user of a configured account (channel wechat or
+    /// wecom); `None` for another channel or an account no longer configured.
+    pub fn target(&self, channel: &str, account: &str, user: &str) -> Option<Target> {
+        match channel {
+            "wechat" => Some(self.wechat.get(account)?.target(user)),
+            "wecom" => Some(self.wecom.get(account)?.target(user)),
+            _ => None,
+        }
+    }
+
     pub fn load(path: &Path) -> anyhow::Result<Channels> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| anyhow::anyhow!("{}: 无法读取渠道配置文件: {err}", path.display()))?;

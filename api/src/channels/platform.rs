@@ -220,8 +220,6 @@ struct Side<'a> {
     menu: &'a std::collections::BTreeMap<String, String>,
     /// Whether a request for a human is handed to the account's own staff.
     transfer: bool,
-    /// The outbound address of a user of this account.
-    target: Box<dyn Fn(&str) -> Target + Send + Sync + 'a>,
 }
 
 async fn wechat_receive(
@@ -245,11 +243,6 @@ async fn wechat_receive(
         plain_ok: wechat.mode != super::Mode::Safe,
         menu: &wechat.menu,
         transfer: wechat.transfer_to_human,
-        target: Box::new(|openid: &str| Target::Wechat {
-            app_id: wechat.app_id.clone(),
-            app_secret: wechat.app_secret.clone(),
-            openid: openid.to_string(),
-        }),
     };
     receive(&state, &side, &q, body).await
 }
@@ -271,12 +264,6 @@ async fn wecom_receive(
         plain_ok: false,
         menu: &wecom.menu,
         transfer: false,
-        target: Box::new(|userid: &str| Target::Wecom {
-            corp_id: wecom.corp_id.clone(),
-            secret: wecom.secret.clone(),
-            agent_id: wecom.agent_id.clone(),
-            userid: userid.to_string(),
-        }),
     };
     receive(&state, &side, &q, body).await
 }
@@ -331,7 +318,10 @@ async fn receive(state: &AppState, side: &Side<'_>, q: &Query, body: Body) -> Re
     let scope = format!("{} {}", side.platform, side.account);
     let now = state.clock.now();
     let window = state.channels.reply_window;
-    let target = (side.target)(&xml.from);
+    let target = state
+        .channels
+        .target(side.platform, side.account, &xml.from)
+        .ok_or_else(|| ApiError::new(Code::NotFound, "没有配置这个账号。"))?;
     let answer = match state
         .store
         .idempotency_begin(&scope, &key, "message", now, STALE_MS)

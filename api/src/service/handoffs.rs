@@ -103,26 +103,7 @@ pub async fn reply(state: &AppState, user: &User, id: &str, text: &str) -> Resul
 /// The platform user a hand-over's replies go to, when it came from one that can be sent to.
 fn target_of(state: &AppState, handoff: &backend::Handoff) -> Option<Target> {
     let (account, openid) = (handoff.account.as_deref()?, handoff.openid.as_deref()?);
-    let target = match handoff.channel.as_str() {
-        "wechat" => {
-            let wechat = state.channels.wechat.get(account)?;
-            Target::Wechat {
-                app_id: wechat.app_id.clone(),
-                app_secret: wechat.app_secret.clone(),
-                openid: openid.to_string(),
-            }
-        }
-        "wecom" => {
-            let wecom = state.channels.wecom.get(account)?;
-            Target::Wecom {
-                corp_id: wecom.corp_id.clone(),
-                secret: wecom.secret.clone(),
-                agent_id: wecom.agent_id.clone(),
-                userid: openid.to_string(),
-            }
-        }
-        _ => return None,
-    };
+    let target = state.channels.target(&handoff.channel, account, openid)?;
     target.can_send().then_some(target)
 }
 
