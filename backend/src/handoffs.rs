@@ -138,6 +138,16 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// The latest line of `role` in a conversation's transcript (the queue shows the citizen's).
+    pub async fn last_message_of(&self, session_id: &str, role: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT text FROM messages WHERE session_id = $1 AND role = $2 ORDER BY id DESC LIMIT 1")
+            .bind(session_id)
+            .bind(role)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get("text")).transpose()?)
+    }
+
     /// Adds a line to a conversation's transcript outside a turn (a citizen's message while an
     /// agent holds the conversation, the agent's reply).
     pub async fn append_message(&self, session_id: &str, role: &str, text: &str, now: i64) -> Result<()> {

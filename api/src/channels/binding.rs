@@ -1,8 +1,8 @@
 //! Binding a platform user to a banshi user: the platform user asks (a menu key whose message
 //! is `@bind`) and gets a one-time code, valid 10 minutes; the citizen, logged in through
-//! 统一身份认证 on the website or app, posts it to `POST /api/v1/channels/bind` (`routes::bindings`). Proving control
-//! of both sides this way, nobody can bind another person's WeChat to their own account (or
-//! the other way round). From then on that platform user's messages act as the banshi user:
+//! 统一身份认证 on the website or app, posts it to `POST /api/v1/channels/bind`
+//! (`routes::bindings`). Proving control of both sides this way, nobody can bind another
+//! person's WeChat to their own account (or the other way round). From then on that platform user's messages act as the banshi user:
 //! their forms are prefilled from their e-licences and submitted in their name.
 
 use crate::auth::{Role, User};

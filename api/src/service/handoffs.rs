@@ -28,14 +28,7 @@ pub async fn queue(state: &AppState, user: &User) -> Result<Vec<Queued>> {
     agent(user)?;
     let mut queued = Vec::new();
     for handoff in state.store.open_handoffs().await? {
-        let last_message = state
-            .store
-            .messages(&handoff.session_id)
-            .await?
-            .into_iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(|m| m.text);
+        let last_message = state.store.last_message_of(&handoff.session_id, "user").await?;
         queued.push(Queued { handoff, last_message });
     }
     Ok(queued)

@@ -121,7 +121,9 @@ pub async fn chat_from(
     };
     for _ in 0..MAX_ATTEMPTS {
         match attempt(state, user, context_user.as_ref(), &session_id, &message).await? {
-            Some(response) => {
+            Some(Turned::Held(response)) => return Ok(response),
+            Some(Turned::Answered(response)) => {
+                // The assistant was asked for a human just now (a held message is not a new ask).
                 if response.intent == "human" && origin.queue {
                     let new = backend::NewHandoff {
                         session_id: session_id.clone(),
@@ -140,6 +142,14 @@ pub async fn chat_from(
     Err(Error::Busy("该会话正在另一处同时使用，请稍后重试。".into()))
 }
 
+/// What a turn came to.
+enum Turned {
+    /// An agent holds the conversation: the message went to them.
+    Held(ChatResponse),
+    /// The assistant answered.
+    Answered(ChatResponse),
+}
+
 /// One try at the turn; `None` when another turn of the session saved first.
 async fn attempt(
     state: &AppState,
@@ -147,7 +157,7 @@ async fn attempt(
     context_user: Option<&bot::UserContext>,
     session_id: &str,
     message: &str,
-) -> Result<Option<ChatResponse>> {
+) -> Result<Option<Turned>> {
     let stored = state.store.session(session_id).await?;
     if let (Some(session), Some(user)) = (&stored, user)
         && session.user_id.as_deref().is_some_and(|owner| owner != user.id)
@@ -178,16 +188,13 @@ async fn attempt(
         other => other,
     };
     if let Some(handoff) = handoff {
-        state
-            .store
-            .append_message(session_id, "user", message, state.clock.now())
-            .await?;
+        state.store.append_message(session_id, "user", message, now).await?;
         let text = if handoff.state == "taken" {
             "人工客服正在为您服务，您的消息已转达，请稍候。"
         } else {
             "已为您转接人工客服，正在排队，请稍候；客服接入后会在这里回复您。"
         };
-        return Ok(Some(ChatResponse {
+        return Ok(Some(Turned::Held(ChatResponse {
             session_id: session_id.to_string(),
             intent: "human".into(),
             reply: ReplyBody {
@@ -199,7 +206,7 @@ async fn attempt(
             form: None,
             application: None,
             ticket: None,
-        }));
+        })));
     }
     let (version, mut dialogue) = match &stored {
         Some(session) => (
@@ -406,7 +413,7 @@ async fn attempt(
     .await?;
     tx.commit().await?;
     tracing::info!(session = %session_id, intent = reply.intent.as_str(), n_guides = reply.guides.len(), "chat turn");
-    Ok(Some(response))
+    Ok(Some(Turned::Answered(response)))
 }
 
 /// The identity-bound fields of a submission whose value is not the submitter's own, by label.
