@@ -111,6 +111,10 @@ pub struct ServeConfig {
     /// (https://www.example.gov.cn); none by default.
     #[arg(long, env = "BANSHI_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// When human agents answer a hand-over (转人工), every day in China time, as
+    /// HH:MM-HH:MM; outside them a call-back 12345 ticket is offered. Default: around the clock.
+    #[arg(long, env = "BANSHI_AGENT_HOURS")]
+    pub agent_hours: Option<crate::state::AgentHours>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -72,6 +72,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         state.channels = std::sync::Arc::new(channels);
     }
     state.rectification_days = config.rectification_days;
+    state.agent_hours = config.agent_hours;
     state.cors_origins = config
         .cors_origins
         .iter()

@@ -131,9 +131,70 @@ pub struct AppState {
     /// Web origins (a mini-program's web view, a portal) allowed to call the JSON API from a
     /// browser; none unless configured.
     pub cors_origins: Vec<String>,
+    /// When human agents answer (China time); none: around the clock, as 12345 is.
+    pub agent_hours: Option<AgentHours>,
+    /// Wakes the live views of a conversation (`/api/v1/sessions/{id}/events`) in this
+    /// process when a line is added; other replicas' views find it on their next look.
+    pub live: tokio::sync::broadcast::Sender<String>,
+}
+
+/// Staffed hours of the human agents, every day, in China time: `08:30-20:00`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentHours {
+    /// Minutes after midnight.
+    pub start: u32,
+    pub end: u32,
+}
+
+impl std::str::FromStr for AgentHours {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AgentHours, String> {
+        let minutes = |part: &str| -> Option<u32> {
+            let (h, m) = part.trim().split_once(':')?;
+            let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+        };
+        let wrong = || format!("人工服务时间“{text}”格式不正确，应为 HH:MM-HH:MM，例如 08:30-20:00。");
+        let (start, end) = text.split_once('-').ok_or_else(wrong)?;
+        let (start, end) = (minutes(start).ok_or_else(wrong)?, minutes(end).ok_or_else(wrong)?);
+        if start >= end {
+            return Err(wrong());
+        }
+        Ok(AgentHours { start, end })
+    }
+}
+
+impl AgentHours {
+    /// Whether `now` (unix ms) falls within the hours, in China time (UTC+8).
+    pub fn open_at(&self, now: i64) -> bool {
+        let minute = ((now / 60_000 + 8 * 60).rem_euclid(24 * 60)) as u32;
+        (self.start..self.end).contains(&minute)
+    }
+
+    pub fn show(&self) -> String {
+        format!(
+            "{:02}:{:02}–{:02}:{:02}",
+            self.start / 60,
+            self.start % 60,
+            self.end / 60,
+            self.end % 60
+        )
+    }
 }
 
 impl AppState {
+    /// Whether human agents answer now.
+    pub fn agents_on_duty(&self) -> bool {
+        self.agent_hours.is_none_or(|hours| hours.open_at(self.clock.now()))
+    }
+
+    /// Tells this process's live views that `session_id` has a new line or state.
+    pub fn touch(&self, session_id: &str) {
+        // No receiver is not an error: nobody is watching.
+        let _ = self.live.send(session_id.to_string());
+    }
+
     /// With a development identity provider signing with a fresh random secret (tests,
     /// local runs); use [`AppState::with_auth`] for configured identity.
     pub fn new(engine: impl Into<Arc<Engine>>, store: Store, requests_per_minute: u32) -> AppState {
@@ -172,6 +233,30 @@ impl AppState {
             rectification_days: 5,
             channels: Arc::new(crate::channels::Channels::default()),
             cors_origins: Vec::new(),
+            agent_hours: None,
+            live: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AgentHours;
+
+    #[test]
+    fn agent_hours_are_read_and_checked_in_china_time() {
+        let hours: AgentHours = "08:30-20:00".parse().unwrap();
+        assert_eq!(hours, AgentHours { start: 510, end: 1200 });
+        assert_eq!(hours.show(), "08:30–20:00");
+        // 2026-12-01 00:00 UTC is 08:00 in China: closed; 01:00 UTC is 09:00: open.
+        let midnight_utc = 1_796_083_200_000_i64;
+        assert!(!hours.open_at(midnight_utc));
+        assert!(hours.open_at(midnight_utc + 3_600_000));
+        assert!(!hours.open_at(midnight_utc + 12 * 3_600_000 + 30 * 60_000));
+        for wrong in ["8-20", "20:00-08:00", "08:30", "25:00-26:00", "08:60-09:00"] {
+            let err = wrong.parse::<AgentHours>().unwrap_err();
+            assert!(err.contains("HH:MM-HH:MM"), "{wrong}: {err}");
+        }
+        assert!("00:00-24:00".parse::<AgentHours>().is_ok());
     }
 }

@@ -8,6 +8,9 @@ pub struct ChatRequest {
     /// Continue this conversation; omitted: a new one is started.
     pub session_id: Option<String>,
     pub message: String,
+    /// 长辈版: plainer wording (short sentences, the key point first, no abbreviations).
+    #[serde(default)]
+    pub elder: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -24,6 +27,19 @@ pub struct ChatResponse {
     pub application: Option<ApplicationRef>,
     /// The 12345 ticket this turn created, if any.
     pub ticket: Option<TicketRef>,
+    /// The hand-over to a human agent, while one is open (or just closed).
+    pub handoff: Option<HandoffStatus>,
+}
+
+/// Where a conversation handed to a human stands, as the citizen sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct HandoffStatus {
+    /// waiting, connected or closed.
+    pub state: String,
+    /// Place in the queue while waiting (1: next).
+    pub position: Option<i64>,
+    /// Expected wait while waiting, in seconds.
+    pub expected_wait_s: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

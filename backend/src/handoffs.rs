@@ -97,6 +97,30 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// A waiting hand-over's place in the queue (1: next), counting the waiting ones opened
+    /// before it.
+    pub async fn handoff_position(&self, handoff: &Handoff) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS ahead FROM handoffs WHERE state = 'waiting' AND (created_at < $1 OR (created_at = $1 AND id < $2))",
+        )
+        .bind(handoff.created_at)
+        .bind(&handoff.id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("ahead")? + 1)
+    }
+
+    /// The conversation's latest hand-over, open or closed.
+    pub async fn latest_handoff_of(&self, session_id: &str) -> Result<Option<Handoff>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM handoffs WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// Takes a waiting hand-over for `agent`; `None` when it is not waiting (another agent
     /// took it first, or it was closed). Taking one's own again is allowed.
     pub async fn take_handoff(&self, id: &str, agent: &str, now: i64) -> Result<Option<Handoff>> {
@@ -146,6 +170,20 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|row| row.try_get("text")).transpose()?)
+    }
+
+    /// The intent of the latest line of `role` (a decline is `out_of_scope`).
+    pub async fn last_intent_of(&self, session_id: &str, role: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT intent FROM messages WHERE session_id = $1 AND role = $2 ORDER BY id DESC LIMIT 1")
+                .bind(session_id)
+                .bind(role)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row
+            .map(|row| row.try_get::<Option<String>, _>("intent"))
+            .transpose()?
+            .flatten())
     }
 
     /// Adds a line to a conversation's transcript outside a turn (a citizen's message while an

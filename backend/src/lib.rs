@@ -66,6 +66,8 @@ pub struct Session {
 /// One line of a transcript.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Message {
+    /// Increasing within a conversation (a live view asks for the lines after the last it has).
+    pub id: i64,
     pub role: String,
     pub text: String,
     pub intent: Option<String>,
@@ -319,11 +321,57 @@ impl Store {
     /// The transcript of a session, oldest first.
     pub async fn messages(&self, session_id: &str) -> Result<Vec<Message>> {
         Ok(sqlx::query_as::<_, Message>(
-            "SELECT role, text, intent, payload, created_at FROM messages WHERE session_id = $1 ORDER BY id",
+            "SELECT id, role, text, intent, payload, created_at FROM messages WHERE session_id = $1 ORDER BY id",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The transcript lines after line `after` (0: all), oldest first: what a live view has
+    /// not shown yet.
+    pub async fn messages_after(&self, session_id: &str, after: i64) -> Result<Vec<Message>> {
+        Ok(sqlx::query_as::<_, Message>(
+            "SELECT id, role, text, intent, payload, created_at FROM messages WHERE session_id = $1 AND id > $2 ORDER BY id",
+        )
+        .bind(session_id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The id of a conversation's latest transcript line (0 when it has none).
+    pub async fn last_message_id(&self, session_id: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT MAX(id) AS last FROM messages WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(sqlx::Row::try_get::<Option<i64>, _>(&row, "last")?.unwrap_or(0))
+    }
+
+    /// A logged-in user's conversations, latest first, each with its first question as title.
+    pub async fn sessions_of(&self, user_id: &str, limit: i64) -> Result<Vec<(Session, Option<String>)>> {
+        let sessions = sqlx::query_as::<_, Session>(
+            "SELECT id, user_id, state, version, created_at, updated_at FROM sessions WHERE user_id = $1 \
+             ORDER BY updated_at DESC, id LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let row =
+                sqlx::query("SELECT text FROM messages WHERE session_id = $1 AND role = 'user' ORDER BY id LIMIT 1")
+                    .bind(&session.id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let title = row
+                .map(|row| sqlx::Row::try_get::<String, _>(&row, "text"))
+                .transpose()?;
+            out.push((session, title));
+        }
+        Ok(out)
     }
 
     /// Retention: deletes the sessions (and their transcripts) not used since `cutoff`

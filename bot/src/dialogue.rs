@@ -67,7 +67,7 @@ impl Reply {
 }
 
 const QUICK_HUMAN: &str = "转人工客服";
-const QUICK_TICKET: &str = "提交12345工单";
+pub const QUICK_TICKET: &str = "提交12345工单";
 const QUICK_REPHRASE: &str = "换个说法再问";
 
 /// Answers `message` given the conversation so far; returns the new state and the reply.
@@ -671,7 +671,7 @@ fn canned(engine: &Engine, intent: Intent) -> Reply {
     let hotline = hotline(engine);
     let (text, quick_replies): (String, Vec<&str>) = match intent {
         Intent::Human => (
-            format!("好的，正在为您转接人工客服，请稍候。人工服务时间为工作日 9:00-17:00；其他时间可拨打 {hotline} 热线（7×24 小时）。"),
+            format!("好的，正在为您转接人工客服，请稍候；也可以拨打 {hotline} 热线（7×24 小时）。"),
             vec![],
         ),
         Intent::Complaint => (

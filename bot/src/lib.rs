@@ -21,7 +21,7 @@ use std::sync::Arc;
 use knowledge::Corpus;
 
 pub use compose::Focus;
-pub use dialogue::{DialogueState, Reply, respond};
+pub use dialogue::{DialogueState, QUICK_TICKET, Reply, respond};
 pub use forms::{Effect, FormState, FormView, MaterialSource, Submission};
 pub use intent::{Intent, Signals, detect_rules, unknown_service};
 pub use tickets::{RatingRequest, TicketRequest};

@@ -20,7 +20,8 @@ pub fn chat_response() -> Value {
         "guides": [{ "id": "driving-license-renewal", "title": "机动车驾驶证有效期满换证", "score": 12.4 }],
         "form": null,
         "application": null,
-        "ticket": null
+        "ticket": null,
+        "handoff": null
     })
 }
 
@@ -177,38 +178,93 @@ pub fn empty_request() -> Value {
     json!({})
 }
 
-pub fn handoff_body() -> Value {
-    json!({
-        "id": "5f0c2a4e-3b7d-4c51-9a0e-2d7f6b1c8e90",
-        "session_id": "wx-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6",
-        "channel": "wechat",
-        "state": "taken",
-        "agent_id": "agent-1",
-        "created_at": "2026-11-30 10:02",
-        "last_message": null
-    })
+pub fn handoff_taken() -> Value {
+    json!({ "session_id": "wx-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6", "state": "connected", "agent_id": "agent-1" })
 }
 
 pub fn handoff_closed() -> Value {
-    let mut body = handoff_body();
+    let mut body = handoff_taken();
     body["state"] = "closed".into();
     body
 }
 
-pub fn handoff_list() -> Value {
-    let mut waiting = handoff_body();
-    waiting["state"] = "waiting".into();
-    waiting["agent_id"] = Value::Null;
-    waiting["last_message"] = "我想问问我的低保申请为什么还没批".into();
-    json!({ "handoffs": [waiting] })
+pub fn agent_queue() -> Value {
+    json!({ "conversations": [{
+        "session_id": "wx-3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6",
+        "state": "waiting",
+        "waiting_since": "2026-11-30 10:02",
+        "waiting_s": 95,
+        "summary": "市民问：“我的低保申请为什么还没批”。涉及事项：最低生活保障。助手已答复：办理时限。",
+        "channel": "wechat",
+        "agent_id": null
+    }] })
 }
 
-pub fn handoff_reply() -> Value {
+pub fn agent_message() -> Value {
     json!({ "text": "您好，我是 12345 客服小王，您的低保申请正在入户调查阶段，预计本周内完成。" })
 }
 
-pub fn handoff_replied() -> Value {
+pub fn agent_message_sent() -> Value {
     json!({ "delivered": true })
+}
+
+pub fn ticket_draft() -> Value {
+    json!({
+        "category": "市容环境",
+        "department": "",
+        "location": "示范市东城区幸福路 12 号",
+        "contact": "13800138000",
+        "text": "小区门口垃圾三天没人清运"
+    })
+}
+
+pub fn filed_ticket() -> Value {
+    json!({ "number": "GD20261130000123", "category": "市容环境", "department": "city-management", "deadline": "2026-12-07 17:00" })
+}
+
+pub fn agent_conversation() -> Value {
+    json!({
+        "session_id": "5b0f3c8e-8f6b-4d8e-9a59-3d1f4c2b7a10",
+        "state": "connected",
+        "agent_id": "agent-1",
+        "summary": "市民问：“护照怎么办”。涉及事项：普通护照申请。助手已答复：办理须知。",
+        "transcript": transcript()["messages"].clone(),
+        "suggestions": [{
+            "text": "【普通护照申请】示范市公安局出入境管理支队\n\n可在示范办 App 预约后到出入境窗口办理…… [1]",
+            "citations": [{ "guide_id": "passport", "section": "summary", "title": "普通护照申请 · 办理须知" }]
+        }],
+        "ticket_draft": ticket_draft()
+    })
+}
+
+pub fn assist_request() -> Value {
+    json!({ "transcript": [
+        { "role": "caller", "text": "你好，我想问一下护照怎么办" },
+        { "role": "agent", "text": "您是第一次办护照吗？" },
+        { "role": "caller", "text": "对，要带什么材料" }
+    ] })
+}
+
+pub fn assist_response() -> Value {
+    json!({
+        "intent": "service",
+        "suggestions": agent_conversation()["suggestions"].clone(),
+        "summary": "市民问：“对，要带什么材料”。涉及事项：普通护照申请。助手已答复：申请材料。",
+        "ticket_draft": null,
+        "form_prefill": {}
+    })
+}
+
+pub fn sessions() -> Value {
+    json!({ "sessions": [{ "session_id": "5b0f3c8e-8f6b-4d8e-9a59-3d1f4c2b7a10", "title": "护照怎么办", "updated_at": "2026-11-30 10:05" }] })
+}
+
+pub fn session_events() -> Value {
+    Value::String(
+        "event: handoff\ndata: {\"state\":\"connected\",\"position\":null,\"expected_wait_s\":null}\n\n\
+         event: message\ndata: {\"id\":42,\"role\":\"agent\",\"text\":\"您好，请问有什么可以帮您？\",\"at\":\"2026-11-30 10:03\"}\n\n"
+            .into(),
+    )
 }
 
 pub fn transcript() -> Value {
@@ -219,20 +275,11 @@ pub fn transcript() -> Value {
     ] })
 }
 
-pub fn suggestion() -> Value {
-    json!({
-        "question": "护照怎么办",
-        "text": "【普通护照申请】示范市公安局出入境管理支队\n\n可在示范办 App 预约后到出入境窗口办理…… [1]",
-        "citations": [{ "guide_id": "passport", "section": "summary" }],
-        "guides": [{ "id": "passport", "title": "普通护照申请", "score": 0.93 }]
-    })
-}
-
 pub fn chat_stream() -> Value {
     Value::String(
         "event: delta\ndata: 【机动车驾驶证有效期满换证】示范市公安局交通警察支队\n\n\
          event: delta\ndata: 驾驶证有效期满前 90 日内申请换证。\n\n\
-         event: done\ndata: {\"session_id\":\"…\",\"intent\":\"service\",\"reply\":{…},\"guides\":[…],\"form\":null,\"application\":null,\"ticket\":null}\n\n"
+         event: done\ndata: {\"session_id\":\"…\",\"intent\":\"service\",\"reply\":{…},\"guides\":[…],\"form\":null,\"application\":null,\"ticket\":null,\"handoff\":null}\n\n"
             .into(),
     )
 }

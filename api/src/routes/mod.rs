@@ -9,6 +9,7 @@ mod guides;
 mod handoffs;
 mod health;
 pub mod idempotency;
+mod live;
 mod openapi;
 pub mod tickets;
 
@@ -33,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(chat::router())
         .merge(bindings::router())
         .merge(handoffs::router())
+        .merge(live::router())
         .merge(applications::router())
         .merge(tickets::router())
         .merge(guides::router())
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         // The platforms call from a few addresses: not under the per-address limit.
         .merge(crate::channels::router())
         .merge(crate::pages::router())
+        .merge(crate::assets::router())
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

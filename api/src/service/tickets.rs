@@ -10,7 +10,7 @@ use crate::state::AppState;
 use bot::Engine;
 
 /// The hotline's own department: where a ticket goes that nobody else can take.
-const HOTLINE: &str = "hotline-12345";
+pub(crate) const HOTLINE: &str = "hotline-12345";
 
 /// The application a submission creates, with its promised deadlines in working days.
 pub fn new_application(

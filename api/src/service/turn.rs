@@ -120,11 +120,15 @@ pub async fn chat_from(
         None => None,
     };
     for _ in 0..MAX_ATTEMPTS {
-        match attempt(state, user, context_user.as_ref(), &session_id, &message).await? {
-            Some(Turned::Held(response)) => return Ok(response),
-            Some(Turned::Answered(response)) => {
-                // The assistant was asked for a human just now (a held message is not a new ask).
-                if response.intent == "human" && origin.queue {
+        match attempt(state, user, context_user.as_ref(), &session_id, &message, origin).await? {
+            Some(Turned::Held(response)) => {
+                state.touch(&session_id);
+                return Ok(response);
+            }
+            Some(Turned::Answered { mut response, to_human }) => {
+                // The citizen asked for a human just now, or the assistant could not answer
+                // twice in a row (a held message is not a new ask).
+                if to_human {
                     let new = backend::NewHandoff {
                         session_id: session_id.clone(),
                         channel: origin.channel.clone(),
@@ -132,8 +136,10 @@ pub async fn chat_from(
                         openid: origin.openid.clone(),
                         user_id: user.map(|u| u.id.clone()),
                     };
-                    state.store.open_handoff(&new, state.clock.now()).await?;
+                    let handoff = state.store.open_handoff(&new, state.clock.now()).await?;
+                    response.handoff = Some(super::handoffs::status(state, &handoff).await?);
                 }
+                state.touch(&session_id);
                 return Ok(response);
             }
             None => continue,
@@ -146,8 +152,8 @@ pub async fn chat_from(
 enum Turned {
     /// An agent holds the conversation: the message went to them.
     Held(ChatResponse),
-    /// The assistant answered.
-    Answered(ChatResponse),
+    /// The assistant answered; `to_human`: the conversation goes to the agents' queue.
+    Answered { response: ChatResponse, to_human: bool },
 }
 
 /// One try at the turn; `None` when another turn of the session saved first.
@@ -157,6 +163,7 @@ async fn attempt(
     context_user: Option<&bot::UserContext>,
     session_id: &str,
     message: &str,
+    origin: &Origin,
 ) -> Result<Option<Turned>> {
     let stored = state.store.session(session_id).await?;
     if let (Some(session), Some(user)) = (&stored, user)
@@ -189,11 +196,13 @@ async fn attempt(
     };
     if let Some(handoff) = handoff {
         state.store.append_message(session_id, "user", message, now).await?;
+        // While an agent is connected the assistant stays silent: the agent answers.
         let text = if handoff.state == "taken" {
-            "人工客服正在为您服务，您的消息已转达，请稍候。"
+            ""
         } else {
             "已为您转接人工客服，正在排队，请稍候；客服接入后会在这里回复您。"
         };
+        let status = super::handoffs::status(state, &handoff).await?;
         return Ok(Some(Turned::Held(ChatResponse {
             session_id: session_id.to_string(),
             intent: "human".into(),
@@ -206,6 +215,7 @@ async fn attempt(
             form: None,
             application: None,
             ticket: None,
+            handoff: Some(status),
         })));
     }
     let (version, mut dialogue) = match &stored {
@@ -235,6 +245,11 @@ async fn attempt(
         })
         .await?
         .map_err(Error::internal)?
+    };
+    let to_human = if origin.queue {
+        route_to_human(state, session_id, stored.is_some(), &mut reply).await?
+    } else {
+        false
     };
     let now = state.clock.now();
     let next_version = version.map_or(1, |v| v + 1);
@@ -396,6 +411,7 @@ async fn attempt(
         form: reply.form.as_ref().map(FormBody::from),
         application,
         ticket,
+        handoff: None,
     };
     let state_json = serde_json::to_string(&next).map_err(Error::internal)?;
     let payload = serde_json::to_string(&response.reply).map_err(Error::internal)?;
@@ -413,7 +429,41 @@ async fn attempt(
     .await?;
     tx.commit().await?;
     tracing::info!(session = %session_id, intent = reply.intent.as_str(), n_guides = reply.guides.len(), "chat turn");
-    Ok(Some(Turned::Answered(response)))
+    Ok(Some(Turned::Answered { response, to_human }))
+}
+
+/// Whether this turn hands the conversation to a human: the citizen asked for one, or the
+/// assistant declined twice in a row. Outside the agents' hours a call-back 12345 ticket is
+/// offered instead. Rewrites the reply to say which.
+async fn route_to_human(state: &AppState, session_id: &str, continued: bool, reply: &mut bot::Reply) -> Result<bool> {
+    let asked = reply.intent == bot::Intent::Human;
+    let stuck = !asked
+        && continued
+        && reply.intent == bot::Intent::OutOfScope
+        && state.store.last_intent_of(session_id, "bot").await?.as_deref() == Some("out_of_scope");
+    if !asked && !stuck {
+        return Ok(false);
+    }
+    if state.agents_on_duty() {
+        reply.text = if asked {
+            "好的，正在为您转接人工客服，请稍候；客服接入后会在这里回复您。".to_string()
+        } else {
+            format!(
+                "{}\n\n抱歉，我连续两次没能回答您的问题，已为您转接人工客服，请稍候。",
+                reply.text.trim_end()
+            )
+        };
+        return Ok(true);
+    }
+    if asked {
+        let hours = state.agent_hours.map(|h| h.show()).unwrap_or_default();
+        reply.text = format!(
+            "人工客服的服务时间是每天 {hours}，现在不在服务时间。可以为您登记一张 12345 工单，工作人员上班后会联系您：请点“{}”，说明要办的事和联系电话。",
+            bot::QUICK_TICKET
+        );
+        reply.quick_replies = vec![bot::QUICK_TICKET.to_string()];
+    }
+    Ok(false)
 }
 
 /// The identity-bound fields of a submission whose value is not the submitter's own, by label.
