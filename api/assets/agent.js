@@ -343,7 +343,7 @@
           const frag = /^[\w:.-]+$/.test(section) ? section : enc(section);
           return h('li', null, h('a', {
             class: 'agent-cite', href: `/guides/${enc(c.guide_id)}${frag ? '#' + frag : ''}`, target: '_blank', rel: 'noopener',
-            text: (c.title || c.guide_id) + (section ? ' · ' + sectionName(section) : ''),
+            text: c.title || (c.guide_id + (section ? ' · ' + sectionName(section) : '')),
           }));
         })) : null,
         h('button', {

@@ -1,5 +1,5 @@
 /* banshi 办事助手 — embeddable chat widget. Plain ES2020, no dependencies.
- * Embed: <script src="https://host/widget.js" data-title="…" data-position="right|left"
+ * Embed: <script src="(this server)/widget.js" data-title="…" data-position="right|left"
  *         data-question="" data-elder="on|off" data-dev-login="on|off" defer></script>
  * All server text is inserted with textContent; no inline styles (strict CSP). */
 (() => {

@@ -11,6 +11,7 @@ mod dialogue;
 pub mod forms;
 mod intent;
 pub mod lookalikes;
+pub mod plain;
 mod reading;
 pub mod routing;
 pub mod semantic;

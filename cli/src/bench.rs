@@ -304,9 +304,22 @@ fn server(args: &KnowledgeArgs, asks: &[String]) -> anyhow::Result<()> {
         percentile(&mut latencies, 0.99),
         asks.len()
     );
+    // The widget's view: the first streamed piece of a reply (a new conversation each time).
+    let mut first = Vec::with_capacity(asks.len());
     for question in asks {
-        chat(question)?;
+        let body = serde_json::json!({ "message": question }).to_string();
+        first.push(first_event(&addr, "/api/v1/chat/stream", &body)?);
     }
+    println!(
+        "stream first byte  p50 {:.1} ms, p99 {:.1} ms (POST /api/v1/chat/stream until the first event arrives)",
+        percentile(&mut first, 0.50),
+        percentile(&mut first, 0.99)
+    );
+    println!(
+        "widget transfer    {} bytes gzipped (widget.js + widget.css); {} bytes for all pages and scripts",
+        api::assets::widget_transfer_bytes(),
+        api::assets::total_gzip_bytes()
+    );
     println!(
         "server RSS         {} steady after {} chats, {} peak",
         status_field(&pid, "VmRSS"),
@@ -346,6 +359,31 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> anyhow::Res
         .context("no HTTP status line")?;
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
     Ok((status, body))
+}
+
+/// Milliseconds from sending a request to the first server-sent event of its answer.
+fn first_event(addr: &str, path: &str, body: &str) -> anyhow::Result<f64> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let started = Instant::now();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buffer)?;
+        if n == 0 {
+            bail!("the stream ended before any event: {}", String::from_utf8_lossy(&seen));
+        }
+        seen.extend_from_slice(&buffer[..n]);
+        if seen.windows(6).any(|w| w == b"event:") {
+            return Ok(ms(started.elapsed()));
+        }
+    }
 }
 
 /// A field of /proc/<pid>/status (Linux), such as VmRSS or VmHWM.

@@ -36,6 +36,10 @@ pub struct Phrases {
 /// Every list of `[words]`: its key and what it is for. The keys the code reads are the
 /// constants of [`lists`]; a key not here is a typo and the loader says so.
 pub const WORD_LISTS: &[(&str, &str)] = &[
+    (
+        lists::ABBREVIATIONS,
+        "short forms written out in full for 长辈版 replies, as short=full",
+    ),
     (lists::APPLY, "asking to do the thing online, not just to know about it"),
     (lists::RESUME, "going on with a form left half-filled"),
     (
@@ -157,6 +161,7 @@ pub mod lists {
     pub const FREEZE_ASKS: &str = "freeze_asks";
     pub const FREEZE_OFFERS: &str = "freeze_offers";
     pub const CONJUNCTIONS: &str = "conjunctions";
+    pub const ABBREVIATIONS: &str = "abbreviations";
 }
 
 /// What is particular to the city running the assistant.

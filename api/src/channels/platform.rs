@@ -444,6 +444,7 @@ async fn answer_message(
                 openid: Some(who.openid.clone()),
                 // The account's own staff take it when configured; banshi's agents otherwise.
                 queue: !transfer,
+                elder: false,
             };
             match crate::service::turn::chat_from(&state, user.as_ref(), Some(session), &message, &origin).await {
                 Ok(response) if transfer && response.intent == "human" => {

@@ -36,7 +36,17 @@ pub async fn chat(
     MaybeUser(user): MaybeUser,
     AppJson(request): AppJson<ChatRequest>,
 ) -> ApiResult<Json<ChatResponse>> {
-    let response = crate::service::turn::chat(&state, user.as_ref(), request.session_id, &request.message).await?;
+    let response = crate::service::turn::chat_from(
+        &state,
+        user.as_ref(),
+        request.session_id,
+        &request.message,
+        &crate::service::turn::Origin {
+            elder: request.elder,
+            ..crate::service::turn::Origin::web()
+        },
+    )
+    .await?;
     Ok(Json(response))
 }
 
@@ -112,7 +122,17 @@ pub async fn chat_stream(
     >,
 > {
     use axum::response::sse::Event;
-    let response = crate::service::turn::chat(&state, user.as_ref(), request.session_id, &request.message).await?;
+    let response = crate::service::turn::chat_from(
+        &state,
+        user.as_ref(),
+        request.session_id,
+        &request.message,
+        &crate::service::turn::Origin {
+            elder: request.elder,
+            ..crate::service::turn::Origin::web()
+        },
+    )
+    .await?;
     let mut events: Vec<Result<Event, std::convert::Infallible>> = pieces(&response.reply.text)
         .into_iter()
         .map(|piece| Ok(Event::default().event("delta").data(piece)))

@@ -64,6 +64,8 @@ pub struct Origin {
     /// Whether a request for a human opens a hand-over in banshi's agent queue (off where the
     /// platform's own staff take it).
     pub queue: bool,
+    /// 长辈版: replies in plainer words (`bot::plain`).
+    pub elder: bool,
 }
 
 impl Origin {
@@ -246,6 +248,9 @@ async fn attempt(
         .await?
         .map_err(Error::internal)?
     };
+    if origin.elder {
+        reply.text = bot::plain::for_elders(&engine.corpus.phrases, &reply.text);
+    }
     let to_human = if origin.queue {
         route_to_human(state, session_id, stored.is_some(), &mut reply).await?
     } else {

@@ -272,3 +272,107 @@ async fn a_streamed_reply_arrives_in_pieces_then_as_the_chat_response() {
     store.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_browser_side_is_served_small_cached_and_under_a_strict_policy() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let db = backend::testing::TestDb::sqlite();
+    let store = db.open().await;
+    let app = api::app(crate::common::state(store.clone()));
+    let fetch = |uri: &str, headers: Vec<(header::HeaderName, String)>| {
+        let mut request = Request::get(uri);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    // The portal: the widget with its version, the policy, the development login shown.
+    let portal = fetch("/", vec![]).await.unwrap();
+    assert_eq!(portal.status(), 200);
+    let csp = portal.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    let html = String::from_utf8(
+        http_body_util::BodyExt::collect(portal.into_body())
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("data-dev-login=\"on\""), "{html}");
+    let version = html
+        .split("/widget.js?v=")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // The embed address is checked every time; the versioned one is kept for a year.
+    let plain = fetch("/widget.js", vec![(header::ACCEPT_ENCODING, "gzip, br".into())])
+        .await
+        .unwrap();
+    assert_eq!(plain.headers()[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(plain.headers()[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        plain.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let etag = plain.headers()[header::ETAG].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{version}\""));
+    let again = fetch("/widget.js", vec![(header::IF_NONE_MATCH, etag)]).await.unwrap();
+    assert_eq!(again.status(), 304);
+    let pinned = fetch(&format!("/widget.js?v={version}"), vec![]).await.unwrap();
+    assert!(
+        pinned.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(pinned.headers().get(header::CONTENT_ENCODING).is_none());
+    for asset in ["/widget.css", "/agent", "/agent.js", "/agent.css"] {
+        assert_eq!(fetch(asset, vec![]).await.unwrap().status(), 200, "{asset}");
+    }
+    assert!(api::assets::total_gzip_bytes() < 60 * 1024);
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_elder_mode_answers_in_plainer_words_with_the_same_citations() {
+    let db = backend::testing::TestDb::sqlite();
+    let store = db.open().await;
+    let app = api::app(crate::common::state(store.clone()));
+    let ask = |elder: bool| {
+        crate::common::post_raw(
+            &app,
+            "/api/v1/chat",
+            serde_json::json!({ "message": "社保卡丢了怎么补办", "elder": elder }).to_string(),
+        )
+    };
+    let (standard, elder) = (ask(false).await, ask(true).await);
+    assert_eq!(standard.json["reply"]["citations"], elder.json["reply"]["citations"]);
+    let (standard, elder) = (
+        standard.json["reply"]["text"].as_str().unwrap().to_string(),
+        elder.json["reply"]["text"].as_str().unwrap().to_string(),
+    );
+    assert!(standard.contains("社保卡") || standard.contains("身份证"), "{standard}");
+    for short in ["社保卡", "医保"] {
+        assert!(!elder.replace("社会保障卡", "").contains(short), "{elder}");
+    }
+    let longest = |t: &str| t.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest(&elder) <= longest(&standard), "{elder}");
+    store.close().await;
+    db.cleanup().await;
+}

@@ -2,6 +2,7 @@
 //! PostgreSQL, and the sample corpus as citizens search it.
 
 mod api;
+mod browser;
 mod channels;
 mod common;
 mod corpus;
