@@ -468,7 +468,7 @@
     if (t && t.number) {
       const parts = [`工单编号：${t.number}`];
       if (t.kind) parts.push(`类型：${t.kind}${t.category ? ' · ' + t.category : ''}`);
-      if (t.department) parts.push(`承办部门：${t.department}`);
+      if (t.department_name || t.department) parts.push(`承办部门：${t.department_name || t.department}`);
       if (t.state) parts.push(`状态：${TICKET_STATES[t.state] || t.state}`);
       if (t.deadline) parts.push(`处理期限 ${t.deadline}`);
       refLine(parts.join('，'));

@@ -236,7 +236,10 @@ pub struct TicketRef {
     /// 投诉, 举报, 求助, 建议, 咨询
     pub kind: String,
     pub category: String,
+    /// The lead department's id.
     pub department: String,
+    /// Its name, as the citizen reads it.
+    pub department_name: String,
     pub state: String,
     /// Reply by (China time).
     pub deadline: String,

@@ -121,8 +121,34 @@ struct Watch {
 }
 
 impl Watch {
-    /// Queues what changed since the last look.
+    /// Queues what changed since the last look: an agent who joined is announced before their
+    /// first words; the end of a hand-over comes after the last words of it.
     async fn look(&mut self) {
+        let now = handoff_now(&self.state, &self.session_id).await;
+        let changed = match (&self.handoff, &now) {
+            (None, Some(now)) => now.state != "closed",
+            (Some(before), Some(now)) => before != now,
+            _ => false,
+        };
+        let mut closing = None;
+        if changed {
+            if let Some(now) = &now
+                && let Ok(event) = Event::default().event("handoff").json_data(now)
+            {
+                if now.state == "closed" {
+                    closing = Some(event);
+                } else {
+                    self.pending.push_back(event);
+                }
+            }
+            self.handoff = now;
+        }
+        self.lines().await;
+        self.pending.extend(closing);
+    }
+
+    /// Queues the transcript lines added since the last look.
+    async fn lines(&mut self) {
         match self.state.store.messages_after(&self.session_id, self.after).await {
             Ok(lines) => {
                 for line in lines {
@@ -143,20 +169,6 @@ impl Watch {
                 }
             }
             Err(err) => tracing::warn!(error = %err, "live view: cannot read the transcript"),
-        }
-        let now = handoff_now(&self.state, &self.session_id).await;
-        let changed = match (&self.handoff, &now) {
-            (None, Some(now)) => now.state != "closed",
-            (Some(before), Some(now)) => before != now,
-            _ => false,
-        };
-        if changed {
-            if let Some(now) = &now
-                && let Ok(event) = Event::default().event("handoff").json_data(now)
-            {
-                self.pending.push_back(event);
-            }
-            self.handoff = now;
         }
     }
 

@@ -370,6 +370,12 @@ async fn attempt(
                 kind: created.kind.clone(),
                 category: created.category.clone(),
                 department: created.department.clone(),
+                department_name: engine
+                    .corpus
+                    .departments
+                    .iter()
+                    .find(|d| d.id == created.department)
+                    .map_or_else(|| created.department.clone(), |d| d.name.clone()),
                 state: created.state.as_str().into(),
                 deadline: knowledge::time::show(created.resolve_due),
             });
@@ -450,14 +456,13 @@ async fn route_to_human(state: &AppState, session_id: &str, continued: bool, rep
         return Ok(false);
     }
     if state.agents_on_duty() {
-        reply.text = if asked {
-            "好的，正在为您转接人工客服，请稍候；客服接入后会在这里回复您。".to_string()
-        } else {
-            format!(
+        // Asked: the assistant's own words (they name the hotline too).
+        if !asked {
+            reply.text = format!(
                 "{}\n\n抱歉，我连续两次没能回答您的问题，已为您转接人工客服，请稍候。",
                 reply.text.trim_end()
-            )
-        };
+            );
+        }
         return Ok(true);
     }
     if asked {

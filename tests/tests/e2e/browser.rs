@@ -413,6 +413,17 @@ async fn citizen_journey(driver: &Driver, base: &str, label: &str) {
         overflow.as_i64().unwrap() <= 0,
         "{label}: {overflow} px sideways at 320 px"
     );
+    // 200 % zoom of a 1280 px window is a 640 px one.
+    citizen.set_window_size(640, 400).await.unwrap();
+    let overflow = js(
+        &citizen,
+        "return document.documentElement.scrollWidth - window.innerWidth",
+    )
+    .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "{label}: {overflow} px sideways at 200 % zoom"
+    );
     citizen.set_window_size(1280, 800).await.unwrap();
 
     // Logged in: a form filled turn by turn, submitted, then rated.

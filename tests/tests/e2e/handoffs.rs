@@ -599,3 +599,49 @@ async fn a_logged_in_citizen_lists_their_own_conversations() {
     store.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_live_view_on_one_replica_sees_what_an_agent_writes_on_another() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        api::demo::seed(&store, &[]).await.unwrap();
+        // Two servers on one database: nothing in memory is shared between them.
+        let first = api::app(state(store.clone()));
+        let second = api::app(state(store.clone()));
+        let asked = chat(&first, None, "转人工").await;
+        let session = asked.json["session_id"].as_str().unwrap().to_string();
+        let request = axum::http::Request::get(format!("/api/v1/sessions/{session}/events"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let mut view = tower::ServiceExt::oneshot(second.clone(), request)
+            .await
+            .unwrap()
+            .into_body();
+        read_events(&mut view, |name, _| name == "handoff").await;
+        let agent = login(&first, "agent-1").await;
+        let base = format!("/api/v1/agent/conversations/{session}");
+        post(&first, &format!("{base}/take"), &agent, json!({})).await;
+        post(
+            &first,
+            &format!("{base}/messages"),
+            &agent,
+            json!({ "text": "另一台服务器上的客服在此。" }),
+        )
+        .await;
+        let seen = read_events(&mut view, |name, _| name == "message").await;
+        assert!(
+            seen.iter()
+                .any(|(name, v)| name == "handoff" && v["state"] == "connected"),
+            "{}: {seen:?}",
+            db.label
+        );
+        assert_eq!(
+            seen.last().unwrap().1["text"],
+            "另一台服务器上的客服在此。",
+            "{}",
+            db.label
+        );
+        store.close().await;
+        db.cleanup().await;
+    }
+}
