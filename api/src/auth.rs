@@ -125,7 +125,7 @@ impl Auth {
         let claims = match header.alg {
             Algorithm::HS256 => {
                 let (_, key) = self.hs256.as_ref().ok_or_else(invalid)?;
-                decode::<Claims>(token, key, &Validation::new(Algorithm::HS256))
+                decode::<Claims>(token, key, &validation(Algorithm::HS256))
                     .map_err(|_| invalid())?
                     .claims
             }
@@ -136,7 +136,7 @@ impl Auth {
                     .find(|(kid, _)| header.kid.is_none() || kid == &header.kid)
                     .map(|(_, key)| key)
                     .ok_or_else(invalid)?;
-                decode::<Claims>(token, key, &Validation::new(Algorithm::RS256))
+                decode::<Claims>(token, key, &validation(Algorithm::RS256))
                     .map_err(|_| invalid())?
                     .claims
             }
@@ -155,6 +155,14 @@ impl Auth {
         let (key, _) = self.hs256.as_ref()?;
         encode(&Header::new(Algorithm::HS256), claims, key).ok()
     }
+}
+
+/// Expiry to the second (no leeway), and a token not valid before its `nbf` is refused.
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 0;
+    validation.validate_nbf = true;
+    validation
 }
 
 /// The caller, if a valid token was sent; a present but invalid token is an error.

@@ -115,6 +115,13 @@ pub struct ServeConfig {
     /// HH:MM-HH:MM; outside them a call-back 12345 ticket is offered. Default: around the clock.
     #[arg(long, env = "BANSHI_AGENT_HOURS")]
     pub agent_hours: Option<crate::state::AgentHours>,
+    /// Conversation turns computed at once (default: two per core).
+    #[arg(long, env = "BANSHI_TURN_WORKERS")]
+    pub turn_workers: Option<usize>,
+    /// Turns that may wait for a worker; past them a turn is refused at once with 503 and
+    /// `Retry-After` (overload sheds instead of slowing everyone down).
+    #[arg(long, env = "BANSHI_TURN_QUEUE", default_value_t = 256)]
+    pub turn_queue: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

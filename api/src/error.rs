@@ -53,6 +53,8 @@ impl Code {
 pub struct ApiError {
     pub code: Code,
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 /// `{"error": {"code": "...", "message": "..."}}`
@@ -72,6 +74,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -90,7 +93,26 @@ impl IntoResponse for ApiError {
                 message: plain_states(&self.message),
             },
         };
-        (self.code.status(), Json(body)).into_response()
+        let retry_after = self.retry_after.or(match self.code {
+            Code::RateLimited | Code::Unavailable => Some(1),
+            _ => None,
+        });
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// The same error, telling the client when to try again.
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
 }
 

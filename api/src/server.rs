@@ -73,6 +73,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     state.rectification_days = config.rectification_days;
     state.agent_hours = config.agent_hours;
+    state.admission = std::sync::Arc::new(crate::state::Admission::new(
+        config
+            .turn_workers
+            .unwrap_or_else(|| crate::state::default_workers() * 2),
+        config.turn_queue,
+    ));
     state.cors_origins = config
         .cors_origins
         .iter()

@@ -136,6 +136,54 @@ pub struct AppState {
     /// Wakes the live views of a conversation (`/api/v1/sessions/{id}/events`) in this
     /// process when a line is added; other replicas' views find it on their next look.
     pub live: tokio::sync::broadcast::Sender<String>,
+    /// The turns computed at once, and the bounded queue in front of them: past it, a turn is
+    /// refused at once with 503 and `Retry-After` instead of waiting without end.
+    pub admission: Arc<Admission>,
+}
+
+/// A bounded queue in front of the assistant's work (the encoder, the index, the database
+/// writes of a turn): overload sheds instead of slowing every conversation down.
+#[derive(Debug)]
+pub struct Admission {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Admission {
+    pub fn new(workers: usize, max_waiting: usize) -> Admission {
+        Admission {
+            permits: Arc::new(tokio::sync::Semaphore::new(workers.max(1))),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    /// A place to compute a turn, waiting in the queue when all are busy; `None` when the
+    /// queue is full.
+    pub async fn enter(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let permit = self.permits.clone().acquire_owned().await.ok();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit
+    }
+
+    /// Turns waiting now.
+    pub fn queued(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Turns computed at once by default: one per core.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Staffed hours of the human agents, every day, in China time: `08:30-20:00`.
@@ -235,6 +283,7 @@ impl AppState {
             cors_origins: Vec::new(),
             agent_hours: None,
             live: tokio::sync::broadcast::channel(1024).0,
+            admission: Arc::new(Admission::new(default_workers() * 2, 256)),
         }
     }
 }
@@ -242,6 +291,24 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::AgentHours;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_a_freed_place_is_taken() {
+        let admission = std::sync::Arc::new(super::Admission::new(1, 1));
+        let first = admission.enter().await.expect("a free place");
+        let waiting = {
+            let admission = admission.clone();
+            tokio::spawn(async move { admission.enter().await.is_some() })
+        };
+        while admission.queued() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // One computing, one waiting: the next is refused without waiting.
+        assert!(admission.enter().await.is_none());
+        drop(first);
+        assert!(waiting.await.unwrap());
+        assert_eq!(admission.queued(), 0);
+    }
 
     #[test]
     fn agent_hours_are_read_and_checked_in_china_time() {

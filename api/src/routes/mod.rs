@@ -53,7 +53,11 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(refuse_nul))
+        // The request line without its query string: a query may hold an ID number.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -98,9 +102,69 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-    if state.limiter.check_key(&ip).is_err() {
-        tracing::info!(%ip, "rate limited");
-        return ApiError::new(Code::RateLimited, "请求太频繁，请稍后再试。").into_response();
+    if let Err(not_until) = state.limiter.check_key(&ip) {
+        use governor::clock::{Clock, DefaultClock};
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        tracing::info!(%ip, wait_ms = wait.as_millis() as u64, "rate limited");
+        // Read what was sent, so that the connection stays usable for the next request.
+        let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+        return ApiError::new(Code::RateLimited, "请求太频繁，请稍后再试。")
+            .retry_after(wait.as_secs_f64().ceil() as u64)
+            .into_response();
     }
     next.run(request).await
+}
+
+/// Whether text holds a NUL character, raw or as a JSON escape (`\u0000`, not `\\u0000`).
+fn holds_nul(bytes: &[u8]) -> bool {
+    if bytes.contains(&0) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let lower = text.to_ascii_lowercase();
+    lower.match_indices("\\u0000").any(|(at, _)| {
+        let backslashes = lower[..at].bytes().rev().take_while(|b| *b == b'\\').count();
+        backslashes % 2 == 0
+    })
+}
+
+/// A NUL character is never a citizen's words and no database column takes it: refused up
+/// front with a clear error (in the path, the query or the body), before anything is stored.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let refused = || ApiError::new(Code::BadRequest, "请求中含有空字符（\\u0000），请删去后重试。").into_response();
+    let uri = request.uri();
+    let in_uri = |part: &str| {
+        let lower = part.to_ascii_lowercase();
+        lower.contains("%00") || lower.contains('\0')
+    };
+    if in_uri(uri.path()) || uri.query().is_some_and(in_uri) {
+        return refused();
+    }
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::new(Code::PayloadTooLarge, "请求内容过大，请精简后再发送。").into_response();
+        }
+    };
+    if holds_nul(&bytes) {
+        return refused();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_nul_is_found_raw_or_escaped_but_not_a_written_backslash() {
+        assert!(super::holds_nul(b"{\"message\": \"a\\u0000b\"}"));
+        assert!(super::holds_nul(b"{\"message\": \"a\\U0000b\"}"));
+        assert!(super::holds_nul(&[b'a', 0, b'b']));
+        assert!(!super::holds_nul(b"{\"message\": \"a\\\\u0000b\"}"));
+        assert!(!super::holds_nul("{\"message\": \"护照怎么办\"}".as_bytes()));
+    }
 }

@@ -117,6 +117,11 @@ pub async fn chat_from(
         }
         None => uuid::Uuid::new_v4().to_string(),
     };
+    // Overload sheds: past the bounded queue the citizen hears at once to try again shortly.
+    let Some(_place) = state.admission.enter().await else {
+        tracing::warn!(queued = state.admission.queued(), "turn refused: the queue is full");
+        return Err(Error::Busy("现在咨询的人很多，请过几秒再试。".into()));
+    };
     let context_user = match user {
         Some(user) => Some(user_context(state, user).await?),
         None => None,

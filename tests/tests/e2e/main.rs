@@ -8,6 +8,7 @@ mod common;
 mod corpus;
 mod forms;
 mod handoffs;
+mod hardening;
 mod reload;
 mod tickets;
 mod transactions;

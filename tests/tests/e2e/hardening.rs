@@ -1,0 +1,200 @@
+//! Hostile and careless input, on every database: NUL characters refused before anything is
+//! stored, 429 and 503 with `Retry-After` on a connection that stays usable, tokens checked to
+//! the second (expiry, not-before, signature, `alg: none`).
+
+use axum::http::StatusCode;
+use backend::testing::TestDb;
+use serde_json::json;
+
+use crate::common::{chat, get, post_raw, state};
+
+#[tokio::test]
+async fn a_nul_character_is_refused_in_chinese_and_nothing_is_stored() {
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        let app = api::app(state(store.clone()));
+        for body in [
+            r#"{"message": "护照\u0000怎么办"}"#.to_string(),
+            r#"{"message": "护照怎么办", "session_id": "abc\u0000defgh"}"#.to_string(),
+        ] {
+            let refused = post_raw(&app, "/api/v1/chat", body.clone()).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::BAD_REQUEST,
+                "{}: {body}: {}",
+                db.label,
+                refused.json
+            );
+            assert!(refused.json["error"]["message"].as_str().unwrap().contains("空字符"));
+        }
+        for uri in [
+            "/api/v1/chat/abc%00defgh/messages",
+            "/api/v1/search?q=%00",
+            "/guides/passport%00",
+        ] {
+            let refused = get(&app, uri).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::BAD_REQUEST,
+                "{}: {uri}: {}",
+                db.label,
+                refused.json
+            );
+        }
+        assert_eq!(store.n_sessions().await.unwrap(), 0, "{}", db.label);
+        // A written backslash-u is words, not a NUL.
+        let fine = post_raw(&app, "/api/v1/chat", r#"{"message": "护照怎么办 \\u0000"}"#).await;
+        assert_eq!(fine.status, StatusCode::OK, "{}: {}", db.label, fine.json);
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// One HTTP/1.1 request on an open connection; the status and headers of the answer.
+async fn over(stream: &mut tokio::io::BufReader<tokio::net::TcpStream>, path: &str) -> (u16, Vec<(String, String)>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let body = r#"{"message": "护照怎么办"}"#;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.get_mut().write_all(request.as_bytes()).await.unwrap();
+    let mut status = String::new();
+    stream.read_line(&mut status).await.unwrap();
+    let code: u16 = status
+        .split(' ')
+        .nth(1)
+        .unwrap_or_else(|| panic!("status line {status:?}"))
+        .parse()
+        .unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("a sized answer");
+    let mut answer = vec![0; length];
+    stream.read_exact(&mut answer).await.unwrap();
+    (code, headers)
+}
+
+#[tokio::test]
+async fn a_rate_limited_client_is_told_when_to_retry_on_a_connection_that_stays_open() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let app = api::app(api::AppState::new(crate::common::engine(), store.clone(), 2));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let mut stream = tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+    let mut codes = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..4 {
+        let (code, headers) = over(&mut stream, "/api/v1/chat").await;
+        if code == 429 {
+            retry_after = headers.iter().find(|(n, _)| n == "retry-after").map(|(_, v)| v.clone());
+            assert!(
+                !headers.iter().any(|(n, v)| n == "connection" && v == "close"),
+                "{headers:?}"
+            );
+        }
+        codes.push(code);
+    }
+    // All four on the one connection: two answered, then refused with a time to wait.
+    assert_eq!(codes, [200, 200, 429, 429]);
+    let seconds: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&seconds), "{seconds}");
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn overload_is_refused_at_once_with_a_time_to_retry_and_health_stays_up() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let mut busy = state(store.clone());
+    // One worker, no queue: while it computes, the next turn is shed.
+    busy.admission = std::sync::Arc::new(api::state::Admission::new(1, 0));
+    let held = busy.admission.enter().await.expect("the one place");
+    let app = api::app(busy);
+    let started = std::time::Instant::now();
+    let request = axum::http::Request::post("/api/v1/chat")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(json!({ "message": "护照怎么办" }).to_string()))
+        .unwrap();
+    let shed = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
+    drop(held);
+    assert_eq!(chat(&app, None, "护照怎么办").await.status, StatusCode::OK);
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn tokens_are_checked_to_the_second() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    api::demo::seed(&store, &[]).await.unwrap();
+    let app = api::app(state(store.clone()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = EncodingKey::from_secret(b"e2e-secret-e2e-secret-e2e-secret!");
+    let token = |claims: serde_json::Value| encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
+    let claims = |exp: u64| json!({ "sub": "citizen-1", "name": "张三", "roles": ["citizen"], "exp": exp });
+    let status = |token: String| {
+        let app = app.clone();
+        async move {
+            crate::forms::authed_get(&app, "/api/v1/applications", &token)
+                .await
+                .status
+        }
+    };
+    assert_eq!(status(token(claims(now + 600))).await, StatusCode::OK);
+    // Expired two seconds ago: no grace minute.
+    assert_eq!(status(token(claims(now - 2))).await, StatusCode::UNAUTHORIZED);
+    // Not valid yet.
+    let mut early = claims(now + 600);
+    early["nbf"] = json!(now + 300);
+    assert_eq!(status(token(early)).await, StatusCode::UNAUTHORIZED);
+    // Signed with another key, or not signed at all.
+    let forged = encode(
+        &Header::new(Algorithm::HS256),
+        &claims(now + 600),
+        &EncodingKey::from_secret(b"another-secret-another-secret-00"),
+    )
+    .unwrap();
+    assert_eq!(status(forged).await, StatusCode::UNAUTHORIZED);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let unsigned = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(claims(now + 600).to_string())
+    );
+    assert_eq!(status(unsigned).await, StatusCode::UNAUTHORIZED);
+    store.close().await;
+    db.cleanup().await;
+}
