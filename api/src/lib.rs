@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod logmask;
 pub mod pages;
 pub mod routes;
 pub mod server;

@@ -80,7 +80,8 @@ fn init_tracing(default_level: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_env("BANSHI_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // ID and mobile numbers never reach the log.
+        .with_writer(api::logmask::Masked(std::io::stderr));
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

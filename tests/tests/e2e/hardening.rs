@@ -198,3 +198,81 @@ async fn tokens_are_checked_to_the_second() {
     store.close().await;
     db.cleanup().await;
 }
+
+/// A log sink for one test: what the server writes, through the same masking as `banshi serve`.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
+    type Writer = Sink;
+
+    fn make_writer(&'a self) -> Sink {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_id_or_mobile_number_reaches_the_log_of_a_whole_scenario() {
+    let sink = Sink::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(api::logmask::Masked(sink.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    api::demo::seed(&store, &[]).await.unwrap();
+    let app = api::app(state(store.clone()));
+    // A form with an ID number from the e-licence and a typed mobile number, submitted.
+    let mut form = crate::forms::Conversation::new(&app, Some("citizen-1")).await;
+    for line in [
+        "我要在线办理身份证到期换领",
+        "我的手机号是13812345678",
+        "邮寄到家",
+        "确认提交",
+    ] {
+        form.say(line).await;
+    }
+    // A complaint with a phone number, and a message that carries an ID number.
+    let mut complaint = crate::forms::Conversation::new(&app, None).await;
+    for line in [
+        "我要投诉，幸福路12号小区门口垃圾三天没人清运",
+        "幸福路12号",
+        "昨天",
+        "13900001111",
+        "否",
+        "确认",
+    ] {
+        complaint.say(line).await;
+    }
+    chat(&app, None, "我的身份证号是330106199001011234，帮我查一下").await;
+    tracing::info!(caller = "13700002222", "a line that names a phone on purpose");
+    let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.lines().count() > 20,
+        "the scenario logged too little to judge:\n{log}"
+    );
+    for secret in [
+        "13812345678",
+        "13900001111",
+        "330106199001011234",
+        "330102198803151234",
+        "13700002222",
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    assert!(log.contains("137****2222"), "the masking did not run:\n{log}");
+    store.close().await;
+    db.cleanup().await;
+}
