@@ -434,4 +434,6 @@ pub use idempotency::Replay;
 
 pub use applications::{AppState, Application, ELicense, Event, NewApplication, User};
 pub use ratings::{NewRating, Rating, RatingStats, Rectification};
-pub use tickets::{Coop, HotlineCounts, NewTicket, Notification, StepChanges, Ticket, TicketEvent, TicketState};
+pub use tickets::{
+    Coop, HotlineCounts, NewTicket, Notification, SWEEPER_LOCK, StepChanges, Ticket, TicketEvent, TicketState,
+};

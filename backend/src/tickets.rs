@@ -300,7 +300,36 @@ impl Store {
 
     /// The SLA sweep: marks open tickets past a deadline as supervised (督办) once, audits it
     /// and tells the citizen. Returns the numbers escalated now.
+    ///
+    /// On PostgreSQL one sweeper acts per tick however many replicas run one: the sweep holds a
+    /// transaction-scoped advisory lock, and a replica that cannot take it skips the tick
+    /// (`None`). Each escalation is a conditional update besides, so even two sweeps at once
+    /// would escalate a ticket once.
     pub async fn sweep_overdue(&self, now: i64) -> Result<Vec<String>> {
+        Ok(self.sweep_overdue_once(now).await?.unwrap_or_default())
+    }
+
+    /// The sweep, or `None` when another replica holds the sweeper's lock.
+    pub async fn sweep_overdue_once(&self, now: i64) -> Result<Option<Vec<String>>> {
+        if self.kind() != crate::DbKind::Postgres {
+            // One process owns an SQLite file.
+            return Ok(Some(self.escalate_overdue(now).await?));
+        }
+        let mut lease = self.pool.begin().await?;
+        let row = sqlx::query("SELECT pg_try_advisory_xact_lock($1) AS got")
+            .bind(SWEEPER_LOCK)
+            .fetch_one(&mut *lease)
+            .await?;
+        if !row.try_get::<bool, _>("got")? {
+            return Ok(None);
+        }
+        let escalated = self.escalate_overdue(now).await;
+        // Ending the transaction lets the lock go, whatever the sweep came to.
+        lease.commit().await?;
+        Ok(Some(escalated?))
+    }
+
+    async fn escalate_overdue(&self, now: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(&format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE supervised = 0 AND state NOT IN ('confirmed', 'closed', 'replied', 'waiting_citizen') \
              AND ((state IN ('dispatched', 'returned') AND response_due < $1) OR resolve_due < $1)"
@@ -373,6 +402,9 @@ impl Store {
         .await?)
     }
 }
+
+/// The advisory lock key of the SLA sweeper (any constant other locks do not use).
+pub const SWEEPER_LOCK: i64 = 0x62_616e_7368_6901;
 
 impl crate::Tx {
     /// Creates a ticket, already dispatched to its lead department, with a notification for

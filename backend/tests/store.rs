@@ -175,3 +175,63 @@ async fn a_binding_code_binds_once_and_not_after_it_expires() {
         db.cleanup().await;
     }
 }
+
+fn overdue_ticket(now: i64) -> backend::NewTicket {
+    backend::NewTicket {
+        kind: "投诉".into(),
+        category: "市容环境".into(),
+        department: "city-management".into(),
+        district: None,
+        citizen_id: Some("citizen-1".into()),
+        contact: None,
+        summary: "垃圾没人清运".into(),
+        location: "幸福路".into(),
+        happened: None,
+        urgent: false,
+        response_due: now - 1_000,
+        resolve_due: now + 86_400_000,
+        idempotency_key: None,
+    }
+}
+
+#[tokio::test]
+async fn one_sweeper_acts_per_tick_across_replicas_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("PostgreSQL not reachable: sweeper lock not tested");
+        return;
+    };
+    let (first, second) = (db.open().await, db.open().await);
+    let now = 1_796_097_600_000;
+    let ticket = first.create_ticket(&overdue_ticket(now), now).await.unwrap();
+    // Another replica holds the sweeper's lock: this one skips the tick.
+    let holder = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let mut held = holder.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(backend::SWEEPER_LOCK)
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    assert_eq!(second.sweep_overdue_once(now).await.unwrap(), None);
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(backend::SWEEPER_LOCK)
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    drop(held);
+    holder.close().await;
+    // Two replicas' sweeps at once: the ticket is escalated once, with one audit line.
+    let (a, b) = tokio::join!(first.sweep_overdue(now), second.sweep_overdue(now));
+    let escalated: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).collect();
+    assert_eq!(escalated, [ticket.number.clone()]);
+    let supervised = first
+        .ticket_events(&ticket.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "supervise")
+        .count();
+    assert_eq!(supervised, 1);
+    first.close().await;
+    second.close().await;
+    db.cleanup().await;
+}
