@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod logmask;
+pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod server;

@@ -139,6 +139,8 @@ pub struct AppState {
     /// The turns computed at once, and the bounded queue in front of them: past it, a turn is
     /// refused at once with 503 and `Retry-After` instead of waiting without end.
     pub admission: Arc<Admission>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A bounded queue in front of the assistant's work (the encoder, the index, the database
@@ -284,6 +286,7 @@ impl AppState {
             agent_hours: None,
             live: tokio::sync::broadcast::channel(1024).0,
             admission: Arc::new(Admission::new(default_workers() * 2, 256)),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         }
     }
 }

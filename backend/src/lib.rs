@@ -390,6 +390,27 @@ impl Store {
         Ok(deleted.rows_affected())
     }
 
+    /// A consistent copy of an SQLite database while it is in use (`VACUUM INTO`): the file
+    /// `to` must not exist yet. PostgreSQL has its own tools (pg_dump, base backups).
+    pub async fn backup_sqlite(&self, to: &std::path::Path) -> Result<()> {
+        if self.kind != DbKind::Sqlite {
+            return Err(Error::UnsupportedUrl(
+                "备份命令只用于 SQLite；PostgreSQL 请用 pg_dump 或物理备份".into(),
+            ));
+        }
+        if to.exists() {
+            return Err(Error::Io {
+                path: to.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "备份文件已存在，请换一个文件名"),
+            });
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(to.display().to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn n_sessions(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions")
             .fetch_one(&self.pool)

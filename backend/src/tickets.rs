@@ -403,6 +403,39 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Tickets per state, and the open ones past their reply deadline (for `/metrics`).
+    pub async fn ticket_gauges(&self, now: i64) -> Result<(Vec<(String, i64)>, i64)> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM tickets GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let by_state = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<String, _>("state")?, row.try_get::<i64, _>("n")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM tickets WHERE state NOT IN ('confirmed', 'closed', 'replied') AND resolve_due < $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((by_state, row.try_get("n")?))
+    }
+
+    /// Connections of the pool: open, and idle among them.
+    pub fn pool_gauges(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// Hand-overs waiting for an agent.
+    pub async fn handoffs_waiting(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM handoffs WHERE state = 'waiting'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
 /// The advisory lock key of the SLA sweeper (any constant other locks do not use).
 pub const SWEEPER_LOCK: i64 = 0x62_616e_7368_6901;
 

@@ -235,3 +235,25 @@ async fn one_sweeper_acts_per_tick_across_replicas_on_postgres() {
     second.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_sqlite_database_in_use_is_copied_whole_and_an_existing_file_is_not_overwritten() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    store
+        .save_turn(&turn("backup-session-1", None, "{}", "护照怎么办"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("copy.db");
+    store.backup_sqlite(&to).await.unwrap();
+    let copy = backend::Store::open(&format!("sqlite://{}", to.display()))
+        .await
+        .unwrap();
+    assert_eq!(copy.n_sessions().await.unwrap(), 1);
+    assert_eq!(copy.messages("backup-session-1").await.unwrap().len(), 2);
+    copy.close().await;
+    assert!(store.backup_sqlite(&to).await.is_err(), "an existing file is kept");
+    store.close().await;
+    db.cleanup().await;
+}

@@ -41,6 +41,8 @@ pub enum Command {
     Train(KnowledgeArgs),
     /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
     Bench(KnowledgeArgs),
+    /// Copy the SQLite database while the server runs (a consistent snapshot).
+    Backup(BackupArgs),
     /// 12345 ticket tools.
     Ticket {
         #[command(subcommand)]
@@ -175,4 +177,14 @@ mod tests {
         assert!(!serve_config(&["--addr", "127.0.0.1:8080", "--dev-login", "auto"]).dev_login_enabled());
         assert!(serve_config(&["--addr", "0.0.0.0:8080", "--dev-login", "on"]).dev_login_enabled());
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The database to copy: sqlite://PATH.
+    #[arg(long, env = "DATABASE_URL", default_value = api::config::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// The new file (it must not exist yet).
+    #[arg(long)]
+    pub to: std::path::PathBuf,
 }

@@ -16,7 +16,9 @@ use anyhow::Context;
 use api::config::{KnowledgeArgs, LogFormat, ServeConfig};
 use api::state::{load_engine, load_model};
 use api::wire::{AskOutput, SearchResponse};
-use args::{AskArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeCommand, SearchArgs, TicketCommand};
+use args::{
+    AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeCommand, SearchArgs, TicketCommand,
+};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval(args),
         Command::Train(args) => train(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Backup(args) => backup(&args),
         Command::Ticket {
             command: TicketCommand::Classify { json, batch, knowledge },
         } => classify(json, &batch, &knowledge),
@@ -86,6 +89,25 @@ fn init_tracing(default_level: &str, format: LogFormat) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+/// `banshi backup`: a consistent copy of the SQLite database, safe while the server runs.
+fn backup(args: &BackupArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = backend::Store::open(&args.database_url)
+            .await
+            .with_context(|| format!("无法打开数据库 {}", args.database_url))?;
+        store
+            .backup_sqlite(&args.to)
+            .await
+            .with_context(|| format!("无法备份到 {}", args.to.display()))?;
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    let bytes = std::fs::metadata(&args.to).map(|m| m.len()).unwrap_or(0);
+    println!("已备份到 {}（{bytes} 字节）", args.to.display());
+    Ok(())
 }
 
 fn index_config(args: &KnowledgeArgs) -> index::IndexConfig {

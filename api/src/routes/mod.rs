@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     }
     Router::new()
         .merge(health::router())
+        .merge(crate::metrics::router())
         // The platforms call from a few addresses: not under the per-address limit.
         .merge(crate::channels::router())
         .merge(crate::pages::router())

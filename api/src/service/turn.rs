@@ -90,8 +90,32 @@ pub async fn chat(
 }
 
 /// The same from anywhere: a request for a human opens a hand-over that remembers `origin`;
-/// while one is open, the message goes to the agent, not to the assistant.
+/// while one is open, the message goes to the agent, not to the assistant. Counted in
+/// `/metrics`.
 pub async fn chat_from(
+    state: &AppState,
+    user: Option<&User>,
+    session_id: Option<String>,
+    message: &str,
+    origin: &Origin,
+) -> Result<ChatResponse> {
+    let started = std::time::Instant::now();
+    let result = turn(state, user, session_id, message, origin).await;
+    let seconds = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(response) => {
+            let held = response.intent == "human" && response.reply.text.is_empty();
+            let outcome = if held { "held" } else { "answered" };
+            state.metrics.turn(&response.intent, outcome, Some(seconds));
+        }
+        Err(Error::Busy(_)) => state.metrics.turn("none", "shed", None),
+        Err(Error::Internal(_)) => state.metrics.turn("none", "failed", None),
+        Err(_) => state.metrics.turn("none", "refused", None),
+    }
+    result
+}
+
+async fn turn(
     state: &AppState,
     user: Option<&User>,
     session_id: Option<String>,

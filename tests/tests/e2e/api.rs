@@ -376,3 +376,35 @@ async fn the_elder_mode_answers_in_plainer_words_with_the_same_citations() {
     store.close().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn metrics_count_turns_and_read_the_tickets_and_the_queue() {
+    let db = backend::testing::TestDb::sqlite();
+    let store = db.open().await;
+    let app = api::app(crate::common::state(store.clone()));
+    crate::common::chat(&app, None, "护照怎么办").await;
+    crate::common::chat(&app, None, "").await;
+    let scraped = get(&app, "/metrics").await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    let text = scraped.json.as_str().unwrap().to_string();
+    assert!(
+        text.contains(r#"banshi_turns_total{intent="service",outcome="answered"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"banshi_turns_total{intent="none",outcome="refused"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("banshi_turn_seconds_count 1"), "{text}");
+    for gauge in [
+        "banshi_turn_queue 0",
+        "banshi_handoffs_waiting 0",
+        "banshi_tickets_overdue 0",
+        "banshi_db_pool{",
+    ] {
+        assert!(text.contains(gauge), "{gauge}: {text}");
+    }
+    assert!(text.trim_end().ends_with("# EOF"));
+    store.close().await;
+    db.cleanup().await;
+}
