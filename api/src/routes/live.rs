@@ -86,7 +86,7 @@ pub struct LiveMessage {
 }
 
 /// Who may watch: the citizen who owns the conversation (an anonymous one: whoever holds its
-/// id), and agents.
+/// id), and agents once it was handed to a human.
 async fn may_watch(state: &AppState, user: Option<&User>, session_id: &str) -> ApiResult<()> {
     let not_found = || ApiError::new(Code::NotFound, "没有找到这个会话。");
     let session = state
@@ -95,7 +95,15 @@ async fn may_watch(state: &AppState, user: Option<&User>, session_id: &str) -> A
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(not_found)?;
-    if user.is_some_and(|u| u.has(Role::Agent) || u.has(Role::Admin)) {
+    // Agents see the conversations handed to a human, not every citizen's.
+    if user.is_some_and(|u| u.has(Role::Agent) || u.has(Role::Admin))
+        && state
+            .store
+            .latest_handoff_of(session_id)
+            .await
+            .map_err(ApiError::internal)?
+            .is_some()
+    {
         return Ok(());
     }
     match (&session.user_id, user) {

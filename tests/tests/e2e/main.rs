@@ -1,6 +1,7 @@
 //! End-to-end tests, built into one binary: the HTTP API driven in process over SQLite and
 //! PostgreSQL, and the sample corpus as citizens search it.
 
+mod access;
 mod api;
 mod browser;
 mod channels;
