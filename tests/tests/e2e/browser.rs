@@ -546,6 +546,22 @@ async fn citizen_journey(driver: &Driver, base: &str, label: &str) {
         "document.querySelector('#agent-transcript').innerText.includes('好的，谢谢')",
     )
     .await;
+    // Stored text is shown as text on both sides: markup in it never runs.
+    say_relayed(&citizen, "<img src=x onerror=\"window.__pwned=1\">").await;
+    wait_for(
+        &agent,
+        "the markup as text",
+        "document.querySelector('#agent-transcript').innerText.includes('<img src=x')",
+    )
+    .await;
+    for side in [&citizen, &agent] {
+        let safe = js(
+            side,
+            "return window.__pwned === undefined && !document.querySelector('#banshi-log img, #agent-transcript img')",
+        )
+        .await;
+        assert_eq!(safe, json!(true), "{label}: markup from a message ran");
+    }
     js(&agent, "window.scrollTo(0, 0)").await;
     screenshot(&agent, label, "agent-console").await;
     axe(&agent, "the agent console").await;

@@ -8,6 +8,7 @@ mod channels;
 mod common;
 mod corpus;
 mod forms;
+mod fuzz;
 mod handoffs;
 mod hardening;
 mod reload;
