@@ -41,6 +41,9 @@ pub enum Command {
     Train(KnowledgeArgs),
     /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
     Bench(KnowledgeArgs),
+    /// Drive realistic conversations against a real server and print throughput, latency per
+    /// kind of turn, errors, shed turns and the server's memory and CPU.
+    Loadtest(crate::loadtest::LoadArgs),
     /// Copy the SQLite database while the server runs (a consistent snapshot).
     Backup(BackupArgs),
     /// 12345 ticket tools.

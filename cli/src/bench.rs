@@ -12,6 +12,8 @@ use models::{Encoder, TextKind};
 
 use api::config::KnowledgeArgs;
 
+use crate::serverproc::{Server, http, status_field};
+
 const SERVICES: [&str; 20] = [
     "居住证",
     "身份证",
@@ -248,40 +250,12 @@ pub fn run(args: &KnowledgeArgs) -> anyhow::Result<()> {
 /// then its resident memory, steady (VmRSS) and peak (VmHWM).
 fn server(args: &KnowledgeArgs, asks: &[String]) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let addr = format!("127.0.0.1:{port}");
     let started = Instant::now();
-    let mut child = ServerProcess(
-        Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .args(["--addr", &addr])
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", dir.path().join("bench.db").display()))
-            .args(["--rate-limit-per-minute", "1000000", "--reload-interval-secs", "3600"])
-            .arg("--knowledge-dir")
-            .arg(args.dir())
-            .arg("--model-dir")
-            .arg(args.model_dir())
-            .env("BANSHI_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start banshi serve")?,
-    );
-    loop {
-        if let Ok((200, _)) = http(&addr, "GET", "/readyz", None) {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            bail!("the server was not ready after 300 s");
-        }
-        if let Some(status) = child.0.try_wait()? {
-            bail!("the server stopped: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let child = Server::start(args, &database_url, &["--rate-limit-per-minute", "1000000"])?;
+    let addr = child.addr.clone();
     println!("server ready       {:.0} ms after start", ms(started.elapsed()));
-    let pid = child.0.id().to_string();
+    let pid = child.pid();
     let chat = |question: &str| -> anyhow::Result<f64> {
         let body = serde_json::json!({ "message": question }).to_string();
         let started = Instant::now();
@@ -329,38 +303,6 @@ fn server(args: &KnowledgeArgs, asks: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stops the server when the bench ends, however it ends.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a fresh connection: the status code and the body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .context("no HTTP status line")?;
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
-    Ok((status, body))
-}
-
 /// Milliseconds from sending a request to the first server-sent event of its answer.
 fn first_event(addr: &str, path: &str, body: &str) -> anyhow::Result<f64> {
     use std::io::Read;
@@ -384,18 +326,6 @@ fn first_event(addr: &str, path: &str, body: &str) -> anyhow::Result<f64> {
             return Ok(ms(started.elapsed()));
         }
     }
-}
-
-/// A field of /proc/<pid>/status (Linux), such as VmRSS or VmHWM.
-fn status_field(pid: &str, field: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-                .map(|l| l[field.len() + 1..].trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 const ASK_TEMPLATES: [&str; 5] = [

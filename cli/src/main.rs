@@ -7,6 +7,8 @@
 
 mod args;
 mod bench;
+mod loadtest;
+mod serverproc;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Backup(args) => backup(&args),
+        Command::Loadtest(args) => loadtest::run(&args),
         Command::Ticket {
             command: TicketCommand::Classify { json, batch, knowledge },
         } => classify(json, &batch, &knowledge),
