@@ -50,6 +50,10 @@ pub struct LoadArgs {
     /// Mean time between kills, in milliseconds (0.5× to 1.5× at random).
     #[arg(long, default_value_t = 3000)]
     pub kill_every_ms: u64,
+    /// Servers started on the one database (use PostgreSQL for more than one); each request
+    /// goes to the next, so every conversation moves between them turn by turn.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
 }
 
 type Http = Client<HttpConnector, Full<Bytes>>;
@@ -76,7 +80,9 @@ struct Tally {
 
 struct Citizen {
     http: Http,
-    base: String,
+    /// The servers' addresses; requests take turns among them.
+    bases: Arc<Vec<String>>,
+    turn: usize,
     tally: Arc<Mutex<Tally>>,
     rng: u64,
     deadline: Instant,
@@ -102,7 +108,8 @@ impl Citizen {
     }
 
     /// One request; the JSON answer when it was a 200. In the crash test a request that got
-    /// no answer is sent again, with the same Idempotency-Key, until the server is back.
+    /// no answer is sent again, with the same Idempotency-Key, until the server is back (at
+    /// most 90 s: a first attempt cut off by the kill is taken as dead after 20 s).
     async fn call(
         &mut self,
         kind: &'static str,
@@ -111,8 +118,10 @@ impl Citizen {
         token: Option<&str>,
     ) -> Option<serde_json::Value> {
         let key = format!("load-{:016x}", self.next());
+        self.turn += 1;
+        let base = self.bases[self.turn % self.bases.len()].clone();
         let build = || {
-            let mut request = hyper::Request::post(format!("{}{path}", self.base))
+            let mut request = hyper::Request::post(format!("{base}{path}"))
                 .header("content-type", "application/json")
                 .header("idempotency-key", key.as_str());
             if let Some(token) = token {
@@ -137,7 +146,7 @@ impl Citizen {
             .flatten();
             // No answer (the server is down), or 409 (the first try is still being handled).
             let again = answer.is_none() || answer.as_ref().is_some_and(|(s, _)| *s == 409);
-            if !(self.retry && again) || started.elapsed() > Duration::from_secs(60) {
+            if !(self.retry && again) || started.elapsed() > Duration::from_secs(90) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -291,23 +300,28 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display()));
-    let server = match &args.addr {
-        Some(_) => None,
-        None => Some(Server::start(&args.knowledge, &database_url, &extra)?),
+    let servers: Vec<Server> = match &args.addr {
+        Some(_) => Vec::new(),
+        None => (0..args.replicas.max(1))
+            .map(|_| Server::start(&args.knowledge, &database_url, &extra))
+            .collect::<anyhow::Result<_>>()?,
     };
-    let addr = args
-        .addr
-        .clone()
-        .or_else(|| server.as_ref().map(|s| s.addr.clone()))
-        .unwrap_or_default();
+    let bases: Vec<String> = match &args.addr {
+        Some(addr) => vec![format!("http://{addr}")],
+        None => servers.iter().map(|s| format!("http://{}", s.addr)).collect(),
+    };
+    let addr = bases.join(", ");
+    let bases = Arc::new(bases);
     anyhow::ensure!(
-        args.kills == 0 || server.is_some(),
-        "the crash test needs the server this command starts (no --addr)"
+        args.kills == 0 || !servers.is_empty(),
+        "the crash test needs the servers this command starts (no --addr)"
     );
-    let server = Arc::new(Mutex::new(server));
+    let n_servers = servers.len();
+    let server = Arc::new(Mutex::new(servers));
+    // The first server's memory and CPU are sampled.
     let pid = {
         let server = server.clone();
-        move || server.lock().unwrap().as_ref().map(Server::pid)
+        move || server.lock().unwrap().first().map(Server::pid)
     };
     if args.kills > 0 {
         println!(
@@ -337,7 +351,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
         for i in 0..args.conversations {
             let citizen = Citizen {
                 http: http.clone(),
-                base: format!("http://{addr}"),
+                bases: bases.clone(),
+                turn: i,
                 tally: tally.clone(),
                 rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
                 deadline,
@@ -360,7 +375,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
                     rng ^= rng << 17;
                     let factor = 0.5 + (rng % 1000) as f64 / 1000.0;
                     std::thread::sleep(Duration::from_millis(every).mul_f64(factor));
-                    if let Some(server) = server.lock().unwrap().as_mut() {
+                    let which = (rng >> 20) as usize % n_servers.max(1);
+                    if let Some(server) = server.lock().unwrap().get_mut(which) {
                         match server.kill_and_restart() {
                             Ok(took) => restarts.push(took.as_secs_f64() * 1000.0),
                             Err(err) => {
