@@ -35,6 +35,8 @@ impl Server {
             args.dir().display().to_string(),
             "--model-dir".into(),
             args.model_dir().display().to_string(),
+            "--mode".into(),
+            format!("{:?}", args.mode).to_lowercase(),
         ];
         command.extend(extra.iter().map(|s| s.to_string()));
         let child = spawn(&command)?;

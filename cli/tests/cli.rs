@@ -190,3 +190,47 @@ fn dev_login_is_off_by_default_and_loud_when_on() {
     assert!(n_banner_lines >= 5, "a multi-line banner: {loud}");
     assert!(loud.contains("DEVELOPMENT LOGIN IS ON"), "{loud}");
 }
+
+/// The load test's and the crash test's CI smoke runs (the full runs are in the README).
+#[test]
+fn a_short_load_and_a_short_crash_test_lose_nothing() {
+    let load = banshi(&[
+        "loadtest",
+        "--mode",
+        "bm25",
+        "--conversations",
+        "20",
+        "--duration-secs",
+        "4",
+        "--think-ms",
+        "100",
+    ]);
+    let out = String::from_utf8_lossy(&load.stdout).to_string();
+    assert!(load.status.success(), "{out}{}", String::from_utf8_lossy(&load.stderr));
+    assert!(
+        out.contains("shed               0 (503 with Retry-After); errors 0"),
+        "{out}"
+    );
+    let crash = banshi(&[
+        "loadtest",
+        "--mode",
+        "bm25",
+        "--conversations",
+        "12",
+        "--think-ms",
+        "150",
+        "--kills",
+        "3",
+        "--kill-every-ms",
+        "1500",
+    ]);
+    let out = String::from_utf8_lossy(&crash.stdout).to_string();
+    assert!(
+        crash.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&crash.stderr)
+    );
+    assert!(out.contains("restarts           3 after kill -9"), "{out}");
+    assert!(out.contains("missing after the restarts: 0"), "{out}");
+    assert!(out.contains("crash test         passed"), "{out}");
+}

@@ -36,17 +36,7 @@ pub async fn chat(
     MaybeUser(user): MaybeUser,
     AppJson(request): AppJson<ChatRequest>,
 ) -> ApiResult<Json<ChatResponse>> {
-    let response = crate::service::turn::chat_from(
-        &state,
-        user.as_ref(),
-        request.session_id,
-        &request.message,
-        &crate::service::turn::Origin {
-            elder: request.elder,
-            ..crate::service::turn::Origin::web()
-        },
-    )
-    .await?;
+    let response = turn(&state, user.as_ref(), request).await?;
     Ok(Json(response))
 }
 
@@ -93,6 +83,15 @@ pub async fn transcript(
     Ok(Json(TranscriptBody { messages }))
 }
 
+/// A web turn: `/api/v1/chat` and its streamed form are the same turn.
+async fn turn(state: &AppState, user: Option<&crate::auth::User>, request: ChatRequest) -> ApiResult<ChatResponse> {
+    let origin = crate::service::turn::Origin {
+        elder: request.elder,
+        ..crate::service::turn::Origin::web()
+    };
+    Ok(crate::service::turn::chat_from(state, user, request.session_id, &request.message, &origin).await?)
+}
+
 /// The reply's text in pieces as it would be read: a sentence, a line or a list item each.
 fn pieces(text: &str) -> Vec<&str> {
     text.split_inclusive(['。', '\n', '；', '！', '？']).collect()
@@ -122,17 +121,7 @@ pub async fn chat_stream(
     >,
 > {
     use axum::response::sse::Event;
-    let response = crate::service::turn::chat_from(
-        &state,
-        user.as_ref(),
-        request.session_id,
-        &request.message,
-        &crate::service::turn::Origin {
-            elder: request.elder,
-            ..crate::service::turn::Origin::web()
-        },
-    )
-    .await?;
+    let response = turn(&state, user.as_ref(), request).await?;
     let mut events: Vec<Result<Event, std::convert::Infallible>> = pieces(&response.reply.text)
         .into_iter()
         .map(|piece| Ok(Event::default().event("delta").data(piece)))
