@@ -440,6 +440,7 @@ pub fn redact(url: &str) -> String {
 }
 
 mod applications;
+mod audit;
 mod channels;
 mod handoffs;
 mod idempotency;
@@ -448,6 +449,7 @@ mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
+pub use audit::AccessEntry;
 
 pub use channels::PlatformUser;
 pub use handoffs::{Handoff, NewHandoff};

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{AuthUser, Claims, Role, expiry_in};
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/staff/applications", get(queue))
         .route("/api/v1/staff/applications/{number}/transition", post(transition))
         .route("/api/v1/dev/login", post(dev_login))
+        .route("/api/v1/access-log", get(access_log))
 }
 
 /// Builds the wire shape of an application, with its parts and audit log.
@@ -116,6 +117,7 @@ pub async fn one(
     if application.applicant_id != user.id && !staff_may_see {
         return Err(not_found());
     }
+    crate::service::audit::read(&state, &user, "application", &number, Some(&application.applicant_id)).await?;
     Ok(Json(body(&state, application, true).await?))
 }
 
@@ -324,4 +326,42 @@ pub async fn dev_login(
         .issue(&claims)
         .ok_or_else(|| ApiError::internal("dev login without an HS256 secret"))?;
     Ok(Json(TokenBody { token }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLog {
+    /// Latest first (at most 200).
+    pub reads: Vec<AccessRead>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessRead {
+    /// Who read it (a staff member's, agent's or admin's id).
+    pub actor: String,
+    /// dept_staff, agent or admin.
+    pub actor_role: String,
+    /// application, ticket or conversation.
+    pub object_kind: String,
+    pub object_id: String,
+    /// China time.
+    pub at: String,
+}
+
+/// Who besides oneself read one's applications, tickets and conversations (staff, agents, admin).
+#[utoipa::path(get, path = "/api/v1/access-log", tag = "applications", security(("bearer" = [])),
+    responses((status = 200, body = AccessLog, description = "latest first", example = super::examples::access_log),
+        (status = 401, body = crate::error::ErrorBody, description = "not logged in")))]
+pub async fn access_log(State(state): State<AppState>, AuthUser(user): AuthUser) -> ApiResult<Json<AccessLog>> {
+    let reads = crate::service::audit::of_owner(&state, &user)
+        .await?
+        .into_iter()
+        .map(|e| AccessRead {
+            actor: e.actor,
+            actor_role: e.actor_role,
+            object_kind: e.object_kind,
+            object_id: e.object_id,
+            at: knowledge::time::show(e.at),
+        })
+        .collect();
+    Ok(Json(AccessLog { reads }))
 }

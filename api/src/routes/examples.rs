@@ -283,3 +283,8 @@ pub fn chat_stream() -> Value {
             .into(),
     )
 }
+
+pub fn access_log() -> Value {
+    json!({ "reads": [{ "actor": "staff-public-security", "actor_role": "dept_staff", "object_kind": "application",
+        "object_id": "RX20261130000042", "at": "2026-11-30 10:15" }] })
+}

@@ -28,6 +28,7 @@ use crate::state::AppState;
         super::handoffs::ticket,
         super::handoffs::assist,
         super::live::sessions,
+        super::applications::access_log,
         super::live::events,
         super::guides::guide,
         super::guides::search,

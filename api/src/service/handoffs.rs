@@ -387,6 +387,7 @@ pub struct View {
 pub async fn view(state: &AppState, user: &User, session_id: &str) -> Result<View> {
     agent(user)?;
     let handoff = open(state, session_id).await?;
+    super::audit::read(state, user, "conversation", session_id, handoff.user_id.as_deref()).await?;
     let dialogue = dialogue_of(state, session_id).await?;
     let transcript = state.store.messages(session_id).await?;
     let questions: Vec<String> = transcript

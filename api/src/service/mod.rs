@@ -12,6 +12,7 @@
 //! Knows no HTTP: no status codes, no axum; errors are [`Error`], mapped to responses in
 //! `crate::error`.
 
+pub mod audit;
 pub mod handoffs;
 pub mod ratings;
 pub mod tickets;

@@ -231,6 +231,7 @@ pub async fn visible(state: &AppState, user: &User, number: &str) -> Result<back
     if !may_see(user, &ticket, &coops) {
         return Err(not_found());
     }
+    super::audit::read(state, user, "ticket", number, ticket.citizen_id.as_deref()).await?;
     Ok(ticket)
 }
 

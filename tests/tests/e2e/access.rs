@@ -193,6 +193,33 @@ async fn every_endpoint_by_every_caller_allows_exactly_what_it_should() {
             db.label,
             wrong.join("\n")
         );
+        // Every read of citizen-1's things by someone else is in their access log, by whom.
+        let log = crate::forms::authed_get(&app, "/api/v1/access-log", tokens[1].as_deref().unwrap()).await;
+        let readers = |kind: &str| {
+            let mut who: Vec<String> = log.json["reads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["object_kind"] == kind)
+                .map(|r| r["actor"].as_str().unwrap().to_string())
+                .collect();
+            who.sort();
+            who.dedup();
+            who
+        };
+        let staff = |d: &str| format!("staff-{d}");
+        assert_eq!(
+            readers("application"),
+            ["admin".to_string(), staff(&app_department)],
+            "{}",
+            log.json
+        );
+        let mut ticket_readers = vec!["admin".to_string(), "agent-1".to_string(), staff(&ticket.department)];
+        ticket_readers.sort();
+        assert_eq!(readers("ticket"), ticket_readers, "{}", log.json);
+        assert_eq!(readers("conversation"), ["admin", "agent-1"], "{}", log.json);
+        let other = crate::forms::authed_get(&app, "/api/v1/access-log", tokens[2].as_deref().unwrap()).await;
+        assert_eq!(other.json["reads"], serde_json::json!([]), "{}", other.json);
         store.close().await;
         db.cleanup().await;
     }

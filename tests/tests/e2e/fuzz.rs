@@ -35,6 +35,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/v1/dev/login"),
     ("POST", "/api/v1/channels/bind"),
     ("GET", "/api/v1/sessions"),
+    ("GET", "/api/v1/access-log"),
     ("GET", "/api/v1/agent/queue"),
     ("GET", "/api/v1/agent/conversations/{}"),
     ("POST", "/api/v1/agent/conversations/{}/take"),
