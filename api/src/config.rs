@@ -120,7 +120,7 @@ pub struct ServeConfig {
     pub turn_workers: Option<usize>,
     /// Turns that may wait for a worker; past them a turn is refused at once with 503 and
     /// `Retry-After` (overload sheds instead of slowing everyone down).
-    #[arg(long, env = "BANSHI_TURN_QUEUE", default_value_t = 256)]
+    #[arg(long, env = "BANSHI_TURN_QUEUE", default_value_t = 128)]
     pub turn_queue: usize,
 }
 

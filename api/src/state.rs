@@ -285,7 +285,7 @@ impl AppState {
             cors_origins: Vec::new(),
             agent_hours: None,
             live: tokio::sync::broadcast::channel(1024).0,
-            admission: Arc::new(Admission::new(default_workers() * 2, 256)),
+            admission: Arc::new(Admission::new(default_workers() * 2, 128)),
             metrics: Arc::new(crate::metrics::Metrics::default()),
         }
     }
