@@ -436,8 +436,14 @@
   }
 
   // ---------- chat turn ----------
-  function refLine(text) {
+  // The number of what was filed, with a button that asks how far it has got.
+  function refLine(text, ask) {
     const el = h('div', { class: 'banshi-ref', text });
+    if (ask) {
+      el.append(' ', h('button', {
+        type: 'button', class: 'banshi-quick banshi-status', text: '查看进度', click: () => send(ask),
+      }));
+    }
     log.append(el);
     scrollDown();
   }
@@ -461,7 +467,7 @@
     let rate = null;
     const app = resp.application;
     if (app && app.number) {
-      refLine(`办件编号：${app.number}，状态：${APP_STATES[app.state] || app.state || '已提交'}`);
+      refLine(`办件编号：${app.number}，状态：${APP_STATES[app.state] || app.state || '已提交'}`, '我的申请到哪一步了');
       rate = ['application', app.number];
     }
     const t = resp.ticket;
@@ -471,7 +477,7 @@
       if (t.department_name || t.department) parts.push(`承办部门：${t.department_name || t.department}`);
       if (t.state) parts.push(`状态：${TICKET_STATES[t.state] || t.state}`);
       if (t.deadline) parts.push(`处理期限 ${t.deadline}`);
-      refLine(parts.join('，'));
+      refLine(parts.join('，'), '我的投诉处理得怎么样了');
       rate = ['ticket', t.number];
     }
     if (rate) askRating(rate[0], rate[1]);

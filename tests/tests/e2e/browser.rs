@@ -477,6 +477,25 @@ async fn citizen_journey(driver: &Driver, base: &str, label: &str) {
     )
     .await;
 
+    // The number comes with a way to ask how far it has got.
+    let number = reference
+        .as_str()
+        .unwrap()
+        .split('：')
+        .nth(1)
+        .unwrap()
+        .split('，')
+        .next()
+        .unwrap()
+        .to_string();
+    click(&citizen, ".banshi-ref .banshi-status").await;
+    wait_for(
+        &citizen,
+        "the application's status",
+        &format!("[...document.querySelectorAll('#banshi-log .banshi-bot .banshi-text')].pop().innerText.includes('{number}')"),
+    )
+    .await;
+
     // 转人工: an agent in a second browser takes it; they talk both ways; closed; rated.
     click(&citizen, "#banshi-new").await;
     say(&citizen, "护照怎么办").await;
