@@ -162,16 +162,6 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The latest line of `role` in a conversation's transcript (the queue shows the citizen's).
-    pub async fn last_message_of(&self, session_id: &str, role: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT text FROM messages WHERE session_id = $1 AND role = $2 ORDER BY id DESC LIMIT 1")
-            .bind(session_id)
-            .bind(role)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|row| row.try_get("text")).transpose()?)
-    }
-
     /// The intent of the latest line of `role` (a decline is `out_of_scope`).
     pub async fn last_intent_of(&self, session_id: &str, role: &str) -> Result<Option<String>> {
         let row =

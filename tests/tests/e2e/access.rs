@@ -66,14 +66,7 @@ async fn every_endpoint_by_every_caller_allows_exactly_what_it_should() {
         }
         let application = form.application_number();
         let mut complaint = Conversation::new(&app, Some("citizen-1")).await;
-        for line in [
-            "我要投诉，幸福路12号小区门口垃圾三天没人清运",
-            "幸福路12号",
-            "昨天",
-            "13900001111",
-            "否",
-            "确认",
-        ] {
+        for line in crate::forms::COMPLAINT {
             complaint.say(line).await;
         }
         let ticket_number = complaint.last["ticket"]["number"]

@@ -74,6 +74,16 @@ fn regex_lite(text: &str, prefix: &str, n: usize) -> String {
     out
 }
 
+/// A complaint taken down to a ticket, turn by turn (what, where, when, phone, not urgent, confirm).
+pub const COMPLAINT: [&str; 6] = [
+    "我要投诉，幸福路12号小区门口垃圾三天没人清运",
+    "幸福路12号",
+    "昨天",
+    "13900001111",
+    "否",
+    "确认",
+];
+
 impl<'a> Conversation<'a> {
     pub async fn new(app: &'a axum::Router, user: Option<&str>) -> Conversation<'a> {
         let token = match user {

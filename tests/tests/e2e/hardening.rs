@@ -246,14 +246,7 @@ async fn no_id_or_mobile_number_reaches_the_log_of_a_whole_scenario() {
     }
     // A complaint with a phone number, and a message that carries an ID number.
     let mut complaint = crate::forms::Conversation::new(&app, None).await;
-    for line in [
-        "我要投诉，幸福路12号小区门口垃圾三天没人清运",
-        "幸福路12号",
-        "昨天",
-        "13900001111",
-        "否",
-        "确认",
-    ] {
+    for line in crate::forms::COMPLAINT {
         complaint.say(line).await;
     }
     chat(&app, None, "我的身份证号是330106199001011234，帮我查一下").await;
