@@ -33,6 +33,11 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     pub exp: u64,
+    /// Who the token is for: required, and must be the configured audience, when one is
+    /// configured; without one, a token that names an audience is refused (it is meant for
+    /// another service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 /// A verified caller.
@@ -55,6 +60,7 @@ pub struct Auth {
     hs256: Option<(EncodingKey, DecodingKey)>,
     rs256: Vec<(Option<String>, DecodingKey)>,
     pub dev_login: bool,
+    audience: Option<String>,
 }
 
 /// The shortest HS256 secret accepted: 256 bits, the size of the hash (RFC 7518 §3.2).
@@ -115,7 +121,19 @@ impl Auth {
             hs256,
             rs256,
             dev_login,
+            audience: None,
         })
+    }
+
+    /// Accepts only tokens whose `aud` is `audience` (an empty one means none configured).
+    pub fn with_audience(mut self, audience: Option<&str>) -> Auth {
+        self.audience = audience.map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+        self
+    }
+
+    /// The audience tokens must name, if one is configured.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
     }
 
     /// Verifies a bearer token.
@@ -125,7 +143,7 @@ impl Auth {
         let claims = match header.alg {
             Algorithm::HS256 => {
                 let (_, key) = self.hs256.as_ref().ok_or_else(invalid)?;
-                decode::<Claims>(token, key, &validation(Algorithm::HS256))
+                decode::<Claims>(token, key, &validation(Algorithm::HS256, self.audience()))
                     .map_err(|_| invalid())?
                     .claims
             }
@@ -136,7 +154,7 @@ impl Auth {
                     .find(|(kid, _)| header.kid.is_none() || kid == &header.kid)
                     .map(|(_, key)| key)
                     .ok_or_else(invalid)?;
-                decode::<Claims>(token, key, &validation(Algorithm::RS256))
+                decode::<Claims>(token, key, &validation(Algorithm::RS256, self.audience()))
                     .map_err(|_| invalid())?
                     .claims
             }
@@ -157,11 +175,16 @@ impl Auth {
     }
 }
 
-/// Expiry to the second (no leeway), and a token not valid before its `nbf` is refused.
-fn validation(algorithm: Algorithm) -> Validation {
+/// Expiry to the second (no leeway), a token not valid before its `nbf` is refused, and the
+/// audience, when one is configured, is required and checked.
+fn validation(algorithm: Algorithm, audience: Option<&str>) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.leeway = 0;
     validation.validate_nbf = true;
+    if let Some(audience) = audience {
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+    }
     validation
 }
 
@@ -225,7 +248,31 @@ mod tests {
             roles,
             department: None,
             exp,
+            aud: None,
         }
+    }
+
+    #[test]
+    fn a_token_for_another_audience_is_refused() {
+        let for_audience = |aud: Option<&str>| Claims {
+            aud: aud.map(str::to_string),
+            ..claims(vec![Role::Citizen], expiry_in(60))
+        };
+        let issuer = Auth::new(Some(SECRET_A), None, false).unwrap();
+        let ours = issuer.issue(&for_audience(Some("banshi-shifan"))).unwrap();
+        let theirs = issuer.issue(&for_audience(Some("another-service"))).unwrap();
+        let none = issuer.issue(&for_audience(None)).unwrap();
+        // With an audience configured: only tokens naming it.
+        let auth = Auth::new(Some(SECRET_A), None, false)
+            .unwrap()
+            .with_audience(Some("banshi-shifan"));
+        assert_eq!(auth.verify(&ours).unwrap().id, "citizen-9");
+        assert_eq!(auth.verify(&theirs).unwrap_err().code, Code::Unauthorized);
+        assert_eq!(auth.verify(&none).unwrap_err().code, Code::Unauthorized);
+        // Without one: a token meant for some other service is still refused.
+        let plain = Auth::new(Some(SECRET_A), None, false).unwrap();
+        assert!(plain.verify(&theirs).is_err());
+        assert!(plain.verify(&none).is_ok());
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub struct ServeConfig {
     /// JWKS file with the identity provider's RS256 public keys.
     #[arg(long, env = "BANSHI_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+    /// The `aud` every token must carry (the identity provider's client id for banshi); a
+    /// token for another audience is refused. Without it, tokens that name any audience are.
+    #[arg(long, env = "BANSHI_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
     /// Days within which a citizen may change a rating (好差评).
     #[arg(long, env = "BANSHI_RATING_WINDOW_DAYS", default_value_t = 7)]
     pub rating_window_days: u32,
@@ -122,6 +126,10 @@ pub struct ServeConfig {
     /// `Retry-After` (overload sheds instead of slowing everyone down).
     #[arg(long, env = "BANSHI_TURN_QUEUE", default_value_t = 128)]
     pub turn_queue: usize,
+    /// On SIGTERM or ctrl-c: seconds to finish the turns already received (new connections
+    /// are refused, `/readyz` answers 503 `stopping`, live views end) before stopping anyway.
+    #[arg(long, env = "BANSHI_DRAIN_SECS", default_value_t = 30)]
+    pub drain_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

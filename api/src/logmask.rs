@@ -1,13 +1,17 @@
 //! Personal data kept out of the logs: every log line passes through [`mask`] before it is
 //! written, whatever logged it (a field, an error text, a library). An 18-digit ID number keeps
 //! its first six and last four characters (`330106********123X`), a 15-digit one its first six
-//! and last three, a mobile number its first three and last four (`139****5678`).
+//! and last three, a mobile number its first three and last four (`139****5678`); the numbers
+//! of an address that lead to one door are starred (`文三路***号*幢***室`), the street kept.
 
 use std::io::Write;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Masks ID and mobile numbers in `text`: runs of ASCII digits (an ID number may end in X)
+/// What follows the numbers of an address that point at one door (号, 弄, 幢, 栋, 单元, 室).
+const HOUSE_NUMBER_UNITS: &[char] = &['号', '弄', '幢', '栋', '单', '室'];
+
+/// Masks ID and mobile numbers, and the door numbers of addresses, in `text`: runs of ASCII digits (an ID number may end in X)
 /// of the right length, not part of a longer run.
 pub fn mask(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -36,6 +40,8 @@ pub fn mask(text: &str) -> String {
             18 => Some(format!("{}********{}", &run[..6], &run[14..])),
             15 => Some(format!("{}******{}", &run[..6], &run[12..])),
             11 if run.starts_with('1') => Some(format!("{}****{}", &run[..3], &run[7..])),
+            // A house, building, unit or room number of an address: 文三路***号*幢***室.
+            _ if text[i..].starts_with(HOUSE_NUMBER_UNITS) => Some("*".repeat(run.len())),
             _ => None,
         };
         out.push_str(masked.as_deref().unwrap_or(run));
@@ -110,5 +116,11 @@ mod tests {
         }
         // A longer digit run is not a phone number.
         assert_eq!(mask("1391234567890"), "1391234567890");
+        // An address keeps its street and loses its door.
+        assert_eq!(
+            mask("地址：西湖区文三路128号3幢2单元501室门口"),
+            "地址：西湖区文三路***号*幢*单元***室门口"
+        );
+        assert_eq!(mask("幸福里15弄7号"), "幸福里**弄*号");
     }
 }

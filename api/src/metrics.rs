@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus/OpenMetrics text. Turns by intent and outcome, their latency,
 //! turns shed by the full queue, the queue's depth, hand-overs waiting, tickets by state and
-//! overdue, the database pool. Counters live in the process (each replica is scraped); the
+//! overdue, the encoder's calls and time, the database pool. Counters live in the process (each replica is scraped); the
 //! gauges are read from the database at each scrape.
 
 use axum::Router;
@@ -45,6 +45,11 @@ pub struct Metrics {
     tickets: Family<StateLabel, Gauge>,
     tickets_overdue: Gauge,
     pool: Family<PoolLabel, Gauge>,
+    /// The encoder's work, brought up to `models::encoder_use()` at each scrape.
+    encoder_calls: Counter,
+    encoder_texts: Counter,
+    encoder_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    encoder_seen: std::sync::Mutex<models::EncoderUse>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,7 +83,29 @@ impl Default for Metrics {
         );
         let pool = Family::<PoolLabel, Gauge>::default();
         registry.register("db_pool", "Database connections, open and idle", pool.clone());
+        let encoder_calls = Counter::default();
+        registry.register("encoder_calls", "Calls to the sentence encoder", encoder_calls.clone());
+        let encoder_texts = Counter::default();
+        registry.register(
+            "encoder_texts",
+            "Texts embedded by the sentence encoder",
+            encoder_texts.clone(),
+        );
+        let encoder_seconds = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "encoder_seconds",
+            "Time spent in the sentence encoder",
+            encoder_seconds.clone(),
+        );
         Metrics {
+            encoder_calls,
+            encoder_texts,
+            encoder_seconds,
+            encoder_seen: std::sync::Mutex::new(models::EncoderUse {
+                calls: 0,
+                texts: 0,
+                micros: 0,
+            }),
             registry,
             turns,
             turn_seconds,
@@ -126,6 +153,15 @@ async fn scrape(State(state): State<AppState>) -> Response {
                 connections: which.into(),
             })
             .set(n);
+    }
+    if let Ok(mut seen) = metrics.encoder_seen.lock() {
+        let now = models::encoder_use();
+        metrics.encoder_calls.inc_by(now.calls.saturating_sub(seen.calls));
+        metrics.encoder_texts.inc_by(now.texts.saturating_sub(seen.texts));
+        metrics
+            .encoder_seconds
+            .inc_by(now.micros.saturating_sub(seen.micros) as f64 / 1e6);
+        *seen = now;
     }
     let mut text = String::new();
     if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &metrics.registry) {

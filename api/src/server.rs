@@ -1,6 +1,7 @@
 //! `banshi serve`: loads the knowledge and the encoder, opens the database, sets up identity,
 //! spawns the background tasks and serves until a shutdown signal.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -62,6 +63,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     let mut state = AppState::with_auth(engine, store.clone(), config.rate_limit_per_minute, auth);
     state.rating_window_days = config.rating_window_days;
+    state
+        .knowledge_version
+        .store(fingerprint.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     if let Some(path) = &config.channels_file {
         let channels = crate::channels::Channels::load(path)?;
         tracing::info!(
@@ -96,10 +100,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tokio::spawn(crate::tasks::purge_old_sessions(state.clone(), config.retention_days));
     tokio::spawn(crate::tasks::sweep_sla(state.clone(), Duration::from_secs(60)));
     tracing::info!(addr = %config.addr, "banshi listening");
+    let stopping = state.stopping.clone();
     let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing the turns already received");
+        stopping.send_replace(true);
+        let _ = signalled_tx.send(());
+    });
+    let drain = Duration::from_secs(config.drain_secs);
+    let server = server.into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => served?,
+        () = async {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(drain).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => tracing::warn!(drain_secs = config.drain_secs, "stopping with turns still open after the drain time"),
+    }
     store.close().await;
     tracing::info!("banshi stopped");
     Ok(())
@@ -123,7 +145,9 @@ pub async fn identity(config: &ServeConfig, store: &backend::Store) -> anyhow::R
         ),
         (None, false) => None,
     };
-    Auth::new(secret.as_deref(), config.jwks_file.as_deref(), dev_login).context("身份认证配置无效")
+    Ok(Auth::new(secret.as_deref(), config.jwks_file.as_deref(), dev_login)
+        .context("身份认证配置无效")?
+        .with_audience(config.jwt_audience.as_deref()))
 }
 
 async fn shutdown_signal() {

@@ -141,6 +141,27 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Set once the server is asked to stop: `/readyz` says so (a load balancer stops sending
+    /// new conversations here) and live views end, so that draining waits only for turns.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The fingerprint of the knowledge folder being served (0 when not known), shown by
+    /// `/healthz` so an operator can see that every replica serves the same version.
+    pub knowledge_version: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl AppState {
+    /// The served knowledge folder's version, as `/healthz` shows it.
+    pub fn knowledge_version(&self) -> String {
+        match self.knowledge_version.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => "unknown".into(),
+            version => format!("{version:016x}"),
+        }
+    }
+
+    /// Whether the server is draining before it stops.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
 }
 
 /// A bounded queue in front of the assistant's work (the encoder, the index, the database
@@ -287,6 +308,8 @@ impl AppState {
             live: tokio::sync::broadcast::channel(1024).0,
             admission: Arc::new(Admission::new(default_workers() * 2, 128)),
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            knowledge_version: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 }

@@ -31,6 +31,9 @@ pub async fn reload_knowledge(state: AppState, source: KnowledgeSource, loaded: 
             Ok(Ok(engine)) => {
                 let n_guides = engine.corpus.len();
                 state.engine.store(std::sync::Arc::new(engine));
+                state
+                    .knowledge_version
+                    .store(current, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(n_guides, "knowledge reloaded");
             }
             Ok(Err(err)) => {

@@ -109,6 +109,9 @@ pub struct Health {
     pub guides: usize,
     pub database: String,
     pub search: String,
+    /// The version of the knowledge folder served (a fingerprint of its files): equal on
+    /// every replica once a reload has reached them all.
+    pub knowledge: String,
 }
 
 impl From<&bot::Citation> for CitationBody {

@@ -234,3 +234,188 @@ fn a_short_load_and_a_short_crash_test_lose_nothing() {
     assert!(out.contains("missing after the restarts: 0"), "{out}");
     assert!(out.contains("crash test         passed"), "{out}");
 }
+
+/// One HTTP/1.1 exchange on `stream` (already connected): the status and body, or the error
+/// (a refused or reset connection).
+fn exchange(stream: &mut std::net::TcpStream, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    Ok((status, body))
+}
+
+fn request(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    exchange(&mut stream, method, path, body)
+}
+
+fn serve_on(db: &str, addr: &str) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_banshi"))
+        .args(["serve", "--addr", addr, "--database-url", db, "--mode", "bm25"])
+        .args([
+            "--reload-interval-secs",
+            "0",
+            "--turn-workers",
+            "1",
+            "--turn-queue",
+            "1000",
+        ])
+        .args(["--rate-limit-per-minute", "100000"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "BANSHI_KNOWLEDGE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data"),
+        )
+        .env("BANSHI_LOG", "warn")
+        .env_remove("BANSHI_DEV_LOGIN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("banshi serve starts");
+    let started = std::time::Instant::now();
+    while !matches!(request(addr, "GET", "/readyz", ""), Ok((200, _))) {
+        assert!(started.elapsed().as_secs() < 120, "not ready after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+/// SIGTERM while turns are queued and a live view is open: every turn whose request reached
+/// the server is answered and stored, the live view ends, and the process exits at once
+/// (well inside the 30 s drain limit) with success.
+#[test]
+fn stopping_finishes_the_turns_already_received() {
+    use std::sync::{Arc, Barrier, Mutex};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = serve_on(&db, &addr);
+
+    // A live view on a conversation: it must end when the server stops.
+    let (status, body) = request(&addr, "POST", "/api/v1/chat", r#"{"message":"护照怎么办"}"#).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let first: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let watched = first["session_id"].as_str().unwrap().to_string();
+    let live = {
+        let addr = addr.clone();
+        let watched = watched.clone();
+        std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            let ended = exchange(&mut stream, "GET", &format!("/api/v1/sessions/{watched}/events"), "");
+            (ended.map(|(status, _)| status), Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    const TURNS: usize = 200;
+    let questions = [
+        "居民身份证丢了怎么补",
+        "公积金怎么提取",
+        "驾照到期换证要什么材料",
+        "新生儿怎么上户口",
+    ];
+    let sent = Arc::new(Barrier::new(TURNS + 1));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..TURNS)
+        .map(|i| {
+            let (addr, sent, answers) = (addr.clone(), sent.clone(), answers.clone());
+            let message = questions[i % questions.len()];
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                let body = format!(r#"{{"message":"{message}"}}"#);
+                let head = format!(
+                    "POST /api/v1/chat HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let wrote = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+                sent.wait();
+                wrote.unwrap();
+                let mut response = String::new();
+                let read = std::io::Read::read_to_string(&mut stream, &mut response);
+                answers.lock().unwrap().push((read.map(|_| response), Instant::now(), message));
+            })
+        })
+        .collect();
+    sent.wait();
+    // Time for the server to take the connections it was sent (they wait in its turn queue).
+    std::thread::sleep(Duration::from_millis(50));
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let exited = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stopped_in = signalled.elapsed();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let (live_status, live_ended) = live.join().unwrap();
+    assert!(exited.success(), "{exited}");
+    assert!(
+        stopped_in < Duration::from_secs(10),
+        "a live view held the server: {stopped_in:?}"
+    );
+    assert_eq!(live_status.unwrap(), 200, "the live view ends cleanly");
+    assert!(live_ended >= signalled, "the live view ended with the stop");
+
+    // Every request the server took was answered in full, before or after the signal.
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
+    let mut sessions = Vec::new();
+    let mut after_signal = 0;
+    for (response, at, message) in &answers {
+        let response = response.as_ref().expect("no connection is cut in the middle of a turn");
+        let status = response.split(' ').nth(1).unwrap_or("");
+        assert_eq!(status, "200", "{response}");
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        sessions.push((json["session_id"].as_str().unwrap().to_string(), *message));
+        after_signal += usize::from(*at > signalled);
+    }
+    assert_eq!(sessions.len(), TURNS);
+    assert!(
+        after_signal > 0,
+        "no turn was still open at the signal; the test proves nothing"
+    );
+
+    // Each answered turn is stored: the same database, served again, has it.
+    let mut again = serve_on(&db, &addr);
+    for (session, message) in &sessions {
+        let (status, body) = request(&addr, "GET", &format!("/api/v1/chat/{session}/messages"), "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(message), "{session}: {body}");
+    }
+    again.kill().ok();
+    again.wait().ok();
+    eprintln!("{TURNS} turns, {after_signal} answered after SIGTERM, stopped in {stopped_in:?}");
+}

@@ -144,7 +144,15 @@ impl Encoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.pool.install(|| self.embed_in_pool(texts, kind))
+        let started = std::time::Instant::now();
+        let embedded = self.pool.install(|| self.embed_in_pool(texts, kind));
+        ENCODER_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ENCODER_TEXTS.fetch_add(texts.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        ENCODER_MICROS.fetch_add(
+            started.elapsed().as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        embedded
     }
 
     fn prefixed_ids(&self, text: &str, kind: TextKind) -> Result<Vec<u32>> {
@@ -350,5 +358,27 @@ mod tests {
         let sizes: Vec<usize> = passes(&windows, 10).iter().map(|pass| pass.len()).collect();
         // 5 + 5 tokens fit in 10; the 12-token window goes alone; the last one starts anew.
         assert_eq!(sizes, vec![2, 1, 1]);
+    }
+}
+
+static ENCODER_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ENCODER_TEXTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static ENCODER_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What every encoder in this process has done so far: calls to `embed`, texts embedded, and
+/// the time spent, for the server's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderUse {
+    pub calls: u64,
+    pub texts: u64,
+    pub micros: u64,
+}
+
+pub fn encoder_use() -> EncoderUse {
+    use std::sync::atomic::Ordering::Relaxed;
+    EncoderUse {
+        calls: ENCODER_CALLS.load(Relaxed),
+        texts: ENCODER_TEXTS.load(Relaxed),
+        micros: ENCODER_MICROS.load(Relaxed),
     }
 }

@@ -35,5 +35,5 @@ mod hf;
 mod q4;
 mod unigram;
 
-pub use encoder::{Encoder, TextKind};
+pub use encoder::{Encoder, EncoderUse, TextKind, encoder_use};
 pub use error::{Error, InternalError, Result, UserError};

@@ -320,6 +320,7 @@ pub async fn dev_login(
         roles: user.roles,
         department: user.department,
         exp: expiry_in(12 * 3600),
+        aud: state.auth.audience().map(str::to_string),
     };
     let token = state
         .auth

@@ -49,7 +49,7 @@ pub fn guide_response() -> Value {
 }
 
 pub fn health_response() -> Value {
-    json!({ "status": "ready", "guides": 42, "database": "sqlite", "search": "hybrid" })
+    json!({ "status": "ready", "guides": 42, "database": "sqlite", "search": "hybrid", "knowledge": "3f2a9c41d07e5b86" })
 }
 
 pub fn login_request() -> Value {

@@ -22,6 +22,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         guides: state.engine.load().corpus.len(),
         database: format!("{:?}", state.store.kind()).to_lowercase(),
         search: search_mode(&state),
+        knowledge: state.knowledge_version(),
     })
 }
 
@@ -38,7 +39,7 @@ fn search_mode(state: &AppState) -> String {
 
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Health, description = "ready: guides indexed, database reachable", example = super::examples::health_response),
-        (status = 503, body = Health, description = "not ready")))]
+        (status = 503, body = Health, description = "not ready, or stopping (draining its last turns)")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let guides = state.engine.load().corpus.len();
     let database = match state.store.ping().await {
@@ -48,17 +49,24 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             "unreachable".to_string()
         }
     };
-    let ready = guides > 0 && database != "unreachable";
+    let stopping = state.is_stopping();
+    let ready = guides > 0 && database != "unreachable" && !stopping;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let health = Health {
-        status: if ready { "ready" } else { "not_ready" }.into(),
+        status: match (ready, stopping) {
+            (true, _) => "ready",
+            (false, true) => "stopping",
+            (false, false) => "not_ready",
+        }
+        .into(),
         guides,
         database,
         search: search_mode(&state),
+        knowledge: state.knowledge_version(),
     };
     (status, Json(health))
 }

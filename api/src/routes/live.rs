@@ -126,6 +126,7 @@ struct Watch {
     handoff: Option<HandoffStatus>,
     pending: VecDeque<Event>,
     wake: tokio::sync::broadcast::Receiver<String>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Watch {
@@ -187,6 +188,8 @@ impl Watch {
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                // The only change ever sent is to `true` (stopping).
+                _ = self.stopping.changed() => return,
                 woke = self.wake.recv() => match woke {
                     Ok(id) if id == self.session_id => return,
                     Ok(_) => continue,
@@ -229,6 +232,7 @@ pub async fn events(
             .map_err(ApiError::internal)?,
     };
     let mut watch = Watch {
+        stopping: state.stopping.subscribe(),
         handoff: None,
         state,
         session_id,
@@ -250,7 +254,15 @@ pub async fn events(
             if let Some(event) = watch.pending.pop_front() {
                 return Some((Ok(event), watch));
             }
+            // A stopping server ends its live views (the client reconnects to another
+            // replica, or to this one when it is back, with `?after=`).
+            if *watch.stopping.borrow() {
+                return None;
+            }
             watch.wait().await;
+            if *watch.stopping.borrow() {
+                return None;
+            }
             watch.look().await;
         }
     });

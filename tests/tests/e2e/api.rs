@@ -401,10 +401,30 @@ async fn metrics_count_turns_and_read_the_tickets_and_the_queue() {
         "banshi_handoffs_waiting 0",
         "banshi_tickets_overdue 0",
         "banshi_db_pool{",
+        "banshi_encoder_calls_total ",
+        "banshi_encoder_seconds_total ",
     ] {
         assert!(text.contains(gauge), "{gauge}: {text}");
     }
     assert!(text.trim_end().ends_with("# EOF"));
+    store.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stopping_server_is_not_ready_but_still_answers() {
+    let db = backend::testing::TestDb::sqlite();
+    let store = db.open().await;
+    let state = crate::common::state(store.clone());
+    let app = api::app(state.clone());
+    assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
+    state.stopping.send_replace(true);
+    let ready = get(&app, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.json["status"], "stopping", "{}", ready.json);
+    // A turn already on its way is still answered while draining.
+    let answer = crate::common::chat(&app, None, "护照怎么办").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
     store.close().await;
     db.cleanup().await;
 }

@@ -195,6 +195,31 @@ async fn tokens_are_checked_to_the_second() {
         b64.encode(claims(now + 600).to_string())
     );
     assert_eq!(status(unsigned).await, StatusCode::UNAUTHORIZED);
+    // A token meant for another service (its `aud`) is refused; with an audience configured
+    // (`--jwt-audience`), only tokens that name it pass.
+    let mut elsewhere = claims(now + 600);
+    elsewhere["aud"] = json!("another-service");
+    assert_eq!(status(token(elsewhere.clone())).await, StatusCode::UNAUTHORIZED);
+    let mut configured = state(store.clone());
+    configured.auth = std::sync::Arc::new(
+        api::auth::Auth::new(Some("e2e-secret-e2e-secret-e2e-secret!"), None, false)
+            .unwrap()
+            .with_audience(Some("banshi-shifan")),
+    );
+    let strict = api::app(configured);
+    let strict_status = |token: String| {
+        let app = strict.clone();
+        async move {
+            crate::forms::authed_get(&app, "/api/v1/applications", &token)
+                .await
+                .status
+        }
+    };
+    let mut ours = claims(now + 600);
+    ours["aud"] = json!("banshi-shifan");
+    assert_eq!(strict_status(token(ours)).await, StatusCode::OK);
+    assert_eq!(strict_status(token(elsewhere)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(strict_status(token(claims(now + 600))).await, StatusCode::UNAUTHORIZED);
     store.close().await;
     db.cleanup().await;
 }
@@ -223,7 +248,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
 }
 
 #[tokio::test]
-async fn no_id_or_mobile_number_reaches_the_log_of_a_whole_scenario() {
+async fn no_id_number_mobile_number_or_door_number_reaches_the_log_of_a_whole_scenario() {
     let sink = Sink::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -251,6 +276,7 @@ async fn no_id_or_mobile_number_reaches_the_log_of_a_whole_scenario() {
     }
     chat(&app, None, "我的身份证号是330106199001011234，帮我查一下").await;
     tracing::info!(caller = "13700002222", "a line that names a phone on purpose");
+    tracing::info!(place = "文三路128号3幢501室", "a line that names an address on purpose");
     let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     assert!(
         log.lines().count() > 20,
@@ -262,10 +288,13 @@ async fn no_id_or_mobile_number_reaches_the_log_of_a_whole_scenario() {
         "330106199001011234",
         "330102198803151234",
         "13700002222",
+        "幸福路12号",
+        "128号3幢501室",
     ] {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
     assert!(log.contains("137****2222"), "the masking did not run:\n{log}");
+    assert!(log.contains("文三路***号*幢***室"), "addresses were not masked:\n{log}");
     store.close().await;
     db.cleanup().await;
 }

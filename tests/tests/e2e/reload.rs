@@ -83,3 +83,81 @@ async fn edited_guide_is_served_without_restart_and_broken_edit_keeps_last_good(
     task.abort();
     store.close().await;
 }
+
+/// Two replicas on one database, each watching the knowledge folder they are deployed with:
+/// an edit reaches both, and both report the same knowledge version afterwards.
+#[tokio::test]
+async fn a_reload_reaches_every_replica() {
+    let folder = tempfile::tempdir().unwrap();
+    copy_dir(&knowledge_dir(), folder.path());
+    let source = KnowledgeSource {
+        dir: folder.path().to_path_buf(),
+        strict: false,
+        index: index::IndexConfig::default(),
+        model: None,
+    };
+    for db in TestDb::all().await {
+        let mut replicas = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let store = db.open().await;
+            let fingerprint = source.fingerprint();
+            let state = api::AppState::new(source.load().unwrap(), store.clone(), 10_000);
+            state
+                .knowledge_version
+                .store(fingerprint.unwrap(), std::sync::atomic::Ordering::Relaxed);
+            tasks.push(tokio::spawn(api::tasks::reload_knowledge(
+                state.clone(),
+                source.clone(),
+                fingerprint,
+                Duration::from_millis(50),
+            )));
+            replicas.push((api::app(state), store));
+        }
+        let before = get(&replicas[0].0, "/healthz").await.json["knowledge"].clone();
+        assert_eq!(
+            before,
+            get(&replicas[1].0, "/healthz").await.json["knowledge"],
+            "{}",
+            db.label
+        );
+
+        // A conversation begun on one replica before the edit continues on the other after it.
+        let first = crate::common::chat(&replicas[0].0, None, "护照怎么办").await;
+        let session = first.json["session_id"].as_str().unwrap().to_string();
+        let file = folder.path().join("guides/passport.toml");
+        let original = std::fs::read_to_string(&file).unwrap();
+        let mark = format!("【{}修订】", db.label);
+        std::fs::write(
+            &file,
+            original.replacen("summary = \"", &format!("summary = \"{mark}"), 1),
+        )
+        .unwrap();
+        for (app, _) in &replicas {
+            wait_for(app, "/api/v1/guides/passport", |g| {
+                g["summary"].as_str().is_some_and(|s| s.starts_with(&mark))
+            })
+            .await;
+        }
+        let a = get(&replicas[0].0, "/healthz").await.json["knowledge"].clone();
+        let b = get(&replicas[1].0, "/healthz").await.json["knowledge"].clone();
+        assert_eq!(a, b, "{}: both replicas serve one version", db.label);
+        assert_ne!(a, before, "{}: the version moved with the edit", db.label);
+        let next = crate::common::chat(&replicas[1].0, Some(&session), "完整办事指南").await;
+        assert_eq!(next.status, StatusCode::OK, "{}", next.json);
+        assert!(
+            next.json["reply"]["text"].as_str().unwrap().contains(&mark),
+            "{}: {}",
+            db.label,
+            next.json
+        );
+        std::fs::write(&file, &original).unwrap();
+        for task in tasks {
+            task.abort();
+        }
+        for (_, store) in replicas {
+            store.close().await;
+        }
+        db.cleanup().await;
+    }
+}
