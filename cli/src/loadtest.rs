@@ -34,6 +34,10 @@ pub struct LoadArgs {
     /// Mean think time between a citizen's turns, in milliseconds (0.5× to 1.5× at random).
     #[arg(long, default_value_t = 3000)]
     pub think_ms: u64,
+    /// Citizens arrive at random over this many seconds, as a morning's callers do, instead of
+    /// all within the first think time [default: one think time].
+    #[arg(long)]
+    pub ramp_secs: Option<u64>,
     /// The database of the server this command starts [default: a fresh SQLite file].
     #[arg(long)]
     pub database_url: Option<String>,
@@ -89,6 +93,8 @@ struct Citizen {
     rng: u64,
     deadline: Instant,
     think: Duration,
+    /// The citizen's first turn comes at a random moment within this.
+    ramp: Duration,
     /// Set when the run ends early (the crash test's last kill): no new script starts.
     stop: Arc<std::sync::atomic::AtomicBool>,
     /// Retry a request that got no answer (the server is down) with its Idempotency-Key.
@@ -217,7 +223,7 @@ impl Citizen {
 
     async fn run(mut self, questions: Arc<Vec<String>>) {
         // Start at a random moment so that the citizens do not all arrive at once.
-        let first = self.think.mul_f64((self.next() % 1000) as f64 / 1000.0);
+        let first = self.ramp.mul_f64((self.next() % 1000) as f64 / 1000.0);
         tokio::time::sleep(first).await;
         while Instant::now() < self.deadline && !self.stop.load(std::sync::atomic::Ordering::SeqCst) {
             let mut session = None;
@@ -356,8 +362,11 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "load               {} conversations for {} s, think time {} ms, against {addr}",
-            args.conversations, args.duration_secs, args.think_ms
+            "load               {} conversations for {} s, think time {} ms, arriving over {} s, against {addr}",
+            args.conversations,
+            args.duration_secs,
+            args.think_ms,
+            args.ramp_secs.unwrap_or(args.think_ms / 1000)
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -383,6 +392,9 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
                 rng: 0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
                 deadline,
                 think: Duration::from_millis(args.think_ms),
+                ramp: args
+                    .ramp_secs
+                    .map_or(Duration::from_millis(args.think_ms), Duration::from_secs),
                 stop: stop.clone(),
                 retry: args.kills > 0,
             };
