@@ -975,6 +975,13 @@ impl Mapping {
                 note = (!parts.is_empty()).then(|| parts.join("，"));
             }
         }
+        // `居民身份证复印件`: the form at the end of the name (the name stays as written).
+        if form.is_none()
+            && let Some((word, canonical)) = self.form_in(&name)
+            && name.ends_with(word)
+        {
+            form = Some(canonical.to_string());
+        }
         let e_license = self
             .e_licenses
             .iter()
@@ -1244,6 +1251,69 @@ mod tests {
         assert_eq!(slug("GA-0201"), "ga-0201");
         assert_eq!(slug(" 11/3301（许可）XK_07 "), "11-3301-xk-07");
         assert_eq!(slug("事项"), "");
+    }
+
+    fn sample_mapping() -> Mapping {
+        Mapping::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/import-sample/mapping.toml"
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn material_cells_give_name_form_count_e_licence_and_note() {
+        let mapping = sample_mapping();
+        let cases = [
+            ("居民身份证（原件1份）", "居民身份证|原件|1|Some(\"id_card\")|None"),
+            (
+                "营业执照（副本）",
+                "营业执照（副本）|原件|1|Some(\"business_license\")|None",
+            ),
+            ("申请人身份证复印件", "申请人身份证复印件|复印件|1|None|None"),
+            (
+                "结婚证（原件和复印件各两份）",
+                "结婚证|原件及复印件|2|Some(\"marriage_certificate\")|None",
+            ),
+            ("照片（3张，白底）", "照片|原件|3|None|Some(\"白底\")"),
+            ("设计图（扫描件）", "设计图|电子文件|1|None|None"),
+        ];
+        for (cell, expected) in cases {
+            let m = mapping.material(cell);
+            let shown = format!("{}|{}|{}|{:?}|{:?}", m.name, m.form, m.count, m.e_license, m.note);
+            assert_eq!(shown, expected, "{cell}");
+        }
+    }
+
+    #[test]
+    fn time_limits_are_working_days_or_immediate() {
+        let mapping = sample_mapping();
+        let sheet = Sheet {
+            path: PathBuf::from("t.csv"),
+            columns: vec!["时限".into()],
+            rows: Vec::new(),
+        };
+        let days = |cell: &str| {
+            let row = Row {
+                number: 2,
+                cells: vec![cell.into()],
+            };
+            let cells = Cells {
+                sheet: &sheet,
+                row: &row,
+                empty: &mapping.defaults.empty,
+            };
+            let mut problems = Vec::new();
+            let days = mapping.days(&cells, "时限", &mut problems);
+            (days, problems.len())
+        };
+        assert_eq!(days("20个工作日"), (Some(20), 0));
+        assert_eq!(days(" 15工作日 "), (Some(15), 0));
+        assert_eq!(days("7"), (Some(7), 0));
+        assert_eq!(days("即办"), (Some(0), 0));
+        for bad in ["30天", "三个工作日", "15个自然日", "无", ""] {
+            assert_eq!(days(bad), (None, 1), "{bad}");
+        }
     }
 
     proptest::proptest! {
