@@ -36,7 +36,8 @@ pub enum Error {
     /// operator's file, not the machine.
     #[error("{}: 错误：{message}", path.display())]
     Sheet { path: PathBuf, message: String },
-    /// The knowledge folder's own files (departments, e-licence types) are broken or missing.
+    /// The knowledge folder's own files (departments, e-licence types) are broken (the
+    /// operator's) or unreadable (the machine's).
     #[error(transparent)]
     Knowledge(#[from] crate::Error),
     /// A fault of the machine: a file that cannot be read or written.
@@ -55,7 +56,10 @@ pub enum Error {
 impl Error {
     /// Whether the operator can fix this by editing the mapping, the export or the folder.
     pub fn is_operator_mistake(&self) -> bool {
-        matches!(self, Error::Mapping { .. } | Error::Sheet { .. } | Error::Knowledge(_))
+        matches!(
+            self,
+            Error::Mapping { .. } | Error::Sheet { .. } | Error::Knowledge(crate::Error::Invalid(_))
+        )
     }
 }
 

@@ -411,3 +411,17 @@ fn faq_added_by_hand_to_an_imported_guide_survives_a_reimport() {
     assert_eq!(guide.steps[1], "核对户籍和身份信息");
     assert_eq!(guide.faq.len(), 1);
 }
+
+#[test]
+fn a_missing_knowledge_folder_is_a_fault_of_the_machine_not_a_mapping_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = import::import(
+        &sample("catalog.csv"),
+        &sample("mapping.toml"),
+        &dir.path().join("nowhere"),
+        Write::Files,
+    )
+    .unwrap_err();
+    assert!(!err.is_operator_mistake(), "{err}");
+    assert!(err.to_string().contains("nowhere"), "{err}");
+}
