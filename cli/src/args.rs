@@ -101,6 +101,27 @@ pub enum EvalCommand {
 pub enum KnowledgeCommand {
     /// Validate every file; prints `path:line: reason`, exits non-zero on errors.
     Check(KnowledgeArgs),
+    /// Turn a service-catalogue export (.csv in UTF-8, .xlsx, .xls, .ods) into guides/<id>.toml;
+    /// prints `file:row: reason` for each row left out, exits non-zero when any was.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The catalogue export.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Which column feeds which field, how cells are split, departments and ids
+    /// (see knowledge/import-sample/mapping.toml).
+    #[arg(long, value_name = "MAPPING")]
+    pub mapping: PathBuf,
+    /// The knowledge folder to write guides/ into. Required (or BANSHI_KNOWLEDGE_DIR): an
+    /// import writes files, so it never falls back to the sample corpus.
+    #[arg(long, env = "BANSHI_KNOWLEDGE_DIR", value_name = "DIR")]
+    pub knowledge_dir: PathBuf,
+    /// Say what would be new or changed, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,5 @@
 //! The `banshi` binary: the server (the `api` crate's `server::run`) and the offline tools
-//! (search, ask, knowledge check, index build, eval, train, bench, ticket classify).
+//! (search, ask, knowledge check and import, index build, eval, train, bench, ticket classify).
 //!
 //! Key design decision: the server crate stays a library without the evaluation harness or
 //! the benchmark (which compiles C with gcc at run time); this crate puts them together into
@@ -19,7 +19,8 @@ use api::config::{KnowledgeArgs, LogFormat, ServeConfig};
 use api::state::{load_engine, load_model};
 use api::wire::{AskOutput, SearchResponse};
 use args::{
-    AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, IndexCommand, KnowledgeCommand, SearchArgs, TicketCommand,
+    AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, ImportArgs, IndexCommand, KnowledgeCommand, SearchArgs,
+    TicketCommand,
 };
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -38,6 +39,9 @@ fn main() -> ExitCode {
         Command::Knowledge {
             command: KnowledgeCommand::Check(args),
         } => return check(args),
+        Command::Knowledge {
+            command: KnowledgeCommand::Import(args),
+        } => return import(&args),
         Command::Index {
             command: IndexCommand::Build { knowledge, index_dir },
         } => build_index(knowledge, index_dir),
@@ -221,6 +225,52 @@ fn check(args: KnowledgeArgs) -> ExitCode {
         outcome.corpus.lexicon.len()
     );
     if n_errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `banshi knowledge import`: bad rows as `file:row: 错误：reason`, then the counts; exits
+/// non-zero when a row was left out (the good rows are written all the same).
+fn import(args: &ImportArgs) -> ExitCode {
+    let write = if args.dry_run {
+        knowledge::import::Write::DryRun
+    } else {
+        knowledge::import::Write::Files
+    };
+    let report = match knowledge::import::import(&args.file, &args.mapping, &args.knowledge_dir, write) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for problem in &report.problems {
+        println!("{problem}");
+    }
+    let guides = args.knowledge_dir.join("guides");
+    for (label, ids) in [("新增", &report.new), ("更新", &report.changed)] {
+        for id in ids {
+            println!("{label} {}", guides.join(format!("{id}.toml")).display());
+        }
+    }
+    println!(
+        "{} → {}：{} 行，新增 {}，更新 {}，未变 {}，失败 {}{}",
+        args.file.display(),
+        guides.display(),
+        report.n_rows,
+        report.new.len(),
+        report.changed.len(),
+        report.unchanged.len(),
+        report.n_failed(),
+        if args.dry_run {
+            "（试运行，未写入）"
+        } else {
+            ""
+        }
+    );
+    if report.n_failed() > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

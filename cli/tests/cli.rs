@@ -96,6 +96,75 @@ fn knowledge_check_passes_on_the_sample_and_fails_with_path_and_line() {
     assert!(stdout.contains(&format!("passport.toml:{line}: 错误")), "{stdout}");
 }
 
+/// A copy of the sample corpus's directory files with an empty guides/ folder.
+fn empty_knowledge_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data");
+    for name in ["departments.toml", "e_licenses.toml", "lexicon.toml"] {
+        std::fs::copy(format!("{source}/{name}"), dir.path().join(name)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("guides")).unwrap();
+    dir
+}
+
+#[test]
+fn knowledge_import_reports_bad_rows_as_file_and_row_writes_the_good_ones_and_fails() {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/import-sample");
+    let mapping = format!("{samples}/mapping.toml");
+    let dir = empty_knowledge_dir();
+    let knowledge_dir = dir.path().to_str().unwrap();
+
+    let broken = format!("{samples}/catalog-broken.csv");
+    let output = banshi(&[
+        "knowledge",
+        "import",
+        &broken,
+        "--mapping",
+        &mapping,
+        "--knowledge-dir",
+        knowledge_dir,
+    ]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for row in [3, 4, 5, 6, 7] {
+        assert!(
+            stdout.contains(&format!("catalog-broken.csv:{row}: 错误：")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("7 行，新增 2，更新 0，未变 0，失败 5"), "{stdout}");
+    let check = banshi(&["knowledge", "check", "--knowledge-dir", knowledge_dir]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("2 份指南有效，0 个错误"));
+
+    let good = format!("{samples}/catalog.csv");
+    let output = banshi(&[
+        "knowledge",
+        "import",
+        &good,
+        "--mapping",
+        &mapping,
+        "--knowledge-dir",
+        knowledge_dir,
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    // Two of the broken file's good rows are the same as the sample's.
+    assert!(stdout.contains("11 行，新增 9，更新 0，未变 2，失败 0"), "{stdout}");
+
+    let output = banshi(&[
+        "knowledge",
+        "import",
+        &good,
+        "--mapping",
+        "nowhere.toml",
+        "--knowledge-dir",
+        knowledge_dir,
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nowhere.toml"));
+}
+
 #[test]
 fn serve_refuses_a_taken_port_and_a_bad_database_clearly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

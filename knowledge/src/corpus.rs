@@ -12,7 +12,7 @@ use crate::guide::{Department, ELicenseType, Guide, GuideKind};
 use crate::lexicon::{Lexicon, Term};
 use crate::{Error, Result};
 
-const MATERIAL_FORMS: [&str; 4] = ["原件", "复印件", "原件及复印件", "电子文件"];
+pub(crate) const MATERIAL_FORMS: [&str; 4] = ["原件", "复印件", "原件及复印件", "电子文件"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -528,7 +528,7 @@ fn load_forms(
     forms
 }
 
-fn check_guide(
+pub(crate) fn check_guide(
     guide: &Guide,
     path: &Path,
     text: &str,
@@ -688,7 +688,7 @@ fn check_guide(
     }
 }
 
-fn error(path: &Path, line: usize, message: String) -> Diagnostic {
+pub(crate) fn error(path: &Path, line: usize, message: String) -> Diagnostic {
     Diagnostic {
         path: path.to_path_buf(),
         line,
@@ -706,12 +706,12 @@ fn warning(path: &Path, line: usize, message: String) -> Diagnostic {
     }
 }
 
-fn line_of_offset(bytes: &[u8]) -> usize {
+pub(crate) fn line_of_offset(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// 1-based line of the first line containing `needle`; 1 when absent.
-fn find_line(text: &str, needle: &str) -> usize {
+pub(crate) fn find_line(text: &str, needle: &str) -> usize {
     text.lines().position(|line| line.contains(needle)).map_or(1, |i| i + 1)
 }
 

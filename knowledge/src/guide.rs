@@ -182,7 +182,7 @@ impl Guide {
 }
 
 /// TOML dates arrive as `toml::value::Datetime`; a plain string is accepted too.
-fn date_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub(crate) fn date_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum DateOrString {

@@ -6,12 +6,14 @@
 //! references, departments, e-licence types) so that an operator editing a file gets
 //! `path:line: reason` instead of a guide that silently misbehaves. The loader never panics on
 //! bad input; it returns every problem it found, and the caller decides whether to skip the
-//! bad guides (the default for the server) or refuse to start (strict mode).
+//! bad guides (the default for the server) or refuse to start (strict mode). A city's own
+//! catalogue export becomes guide files through [`import`], which runs the same checks.
 
 mod calendar;
 mod corpus;
 pub mod forms;
 mod guide;
+pub mod import;
 mod lexicon;
 pub mod phrases;
 pub mod tickets;
