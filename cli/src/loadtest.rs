@@ -66,6 +66,8 @@ type Http = Client<HttpConnector, Full<Bytes>>;
 #[derive(Default)]
 struct Tally {
     latencies: BTreeMap<&'static str, Vec<f64>>,
+    /// When each accepted turn was answered, for the steady rate.
+    answered_at: Vec<Instant>,
     statuses: BTreeMap<u16, usize>,
     failures: usize,
     tickets: usize,
@@ -193,6 +195,7 @@ impl Citizen {
                 *tally.statuses.entry(status).or_default() += 1;
                 if status == 200 {
                     tally.latencies.entry(kind).or_default().push(elapsed);
+                    tally.answered_at.push(Instant::now());
                     serde_json::from_slice(&bytes).ok()
                 } else {
                     None
@@ -460,6 +463,18 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
         "turns              {turns} answered in {elapsed:.0} s: {:.1} per second",
         turns as f64 / elapsed
     );
+    // The steady rate: once every citizen has arrived and before the scripts wind down.
+    let ramp = Duration::from_secs(args.ramp_secs.unwrap_or(args.think_ms / 1000));
+    if args.kills == 0 && deadline > started + ramp + Duration::from_secs(1) {
+        let (from, to) = (started + ramp, deadline);
+        let steady = tally.answered_at.iter().filter(|at| **at >= from && **at < to).count();
+        println!(
+            "steady rate        {:.1} accepted turns per second from {} s to {} s",
+            steady as f64 / (to - from).as_secs_f64(),
+            ramp.as_secs(),
+            args.duration_secs
+        );
+    }
     for (kind, latencies) in &tally.latencies {
         let mut sorted = latencies.clone();
         sorted.sort_by(f64::total_cmp);

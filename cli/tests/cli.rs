@@ -304,6 +304,54 @@ fn a_short_load_and_a_short_crash_test_lose_nothing() {
     assert!(out.contains("crash test         passed"), "{out}");
 }
 
+/// The replica run's CI smoke version: two servers on one fresh PostgreSQL database, every
+/// request to the next one, then two kill -9s under that load; nothing lost or doubled.
+#[test]
+fn two_replicas_on_postgres_lose_nothing_under_load_and_kills() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // One fresh database per run: the crash check compares what is stored with what its own
+    // clients submitted.
+    let fresh = || runtime.block_on(backend::testing::TestDb::postgres());
+    let (Some(load_db), Some(crash_db)) = (fresh(), fresh()) else {
+        return;
+    };
+    let run = |db: &backend::testing::TestDb, extra: &[&str]| {
+        let mut args = vec![
+            "loadtest",
+            "--mode",
+            "bm25",
+            "--replicas",
+            "2",
+            "--database-url",
+            &db.url,
+            "--conversations",
+            "12",
+        ];
+        args.extend_from_slice(extra);
+        let output = banshi(&args);
+        let out = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    };
+    let load = run(&load_db, &["--duration-secs", "4", "--think-ms", "100"]);
+    assert!(
+        load.contains("shed               0 (") && load.contains("errors 0\n"),
+        "{load}"
+    );
+    let crash = run(
+        &crash_db,
+        &["--think-ms", "150", "--kills", "2", "--kill-every-ms", "1500"],
+    );
+    assert!(crash.contains("missing after the restarts: 0"), "{crash}");
+    assert!(crash.contains("crash test         passed"), "{crash}");
+    runtime.block_on(load_db.cleanup());
+    runtime.block_on(crash_db.cleanup());
+}
+
 /// One HTTP/1.1 exchange on `stream` (already connected): the status and body, or the error
 /// (a refused or reset connection).
 fn exchange(stream: &mut std::net::TcpStream, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {

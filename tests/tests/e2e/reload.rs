@@ -23,6 +23,19 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the sample knowledge folder, loaded without an encoder.
+fn sample_copy() -> (tempfile::TempDir, KnowledgeSource) {
+    let folder = tempfile::tempdir().unwrap();
+    copy_dir(&knowledge_dir(), folder.path());
+    let source = KnowledgeSource {
+        dir: folder.path().to_path_buf(),
+        strict: false,
+        index: index::IndexConfig::default(),
+        model: None,
+    };
+    (folder, source)
+}
+
 async fn wait_for(app: &axum::Router, uri: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     for _ in 0..100 {
         let response = get(app, uri).await;
@@ -36,14 +49,7 @@ async fn wait_for(app: &axum::Router, uri: &str, check: impl Fn(&serde_json::Val
 
 #[tokio::test]
 async fn edited_guide_is_served_without_restart_and_broken_edit_keeps_last_good() {
-    let folder = tempfile::tempdir().unwrap();
-    copy_dir(&knowledge_dir(), folder.path());
-    let source = KnowledgeSource {
-        dir: folder.path().to_path_buf(),
-        strict: false,
-        index: index::IndexConfig::default(),
-        model: None,
-    };
+    let (folder, source) = sample_copy();
     let db = TestDb::sqlite();
     let store = db.open().await;
     let fingerprint = source.fingerprint();
@@ -88,14 +94,7 @@ async fn edited_guide_is_served_without_restart_and_broken_edit_keeps_last_good(
 /// an edit reaches both, and both report the same knowledge version afterwards.
 #[tokio::test]
 async fn a_reload_reaches_every_replica() {
-    let folder = tempfile::tempdir().unwrap();
-    copy_dir(&knowledge_dir(), folder.path());
-    let source = KnowledgeSource {
-        dir: folder.path().to_path_buf(),
-        strict: false,
-        index: index::IndexConfig::default(),
-        model: None,
-    };
+    let (folder, source) = sample_copy();
     for db in TestDb::all().await {
         let mut replicas = Vec::new();
         let mut tasks = Vec::new();
