@@ -376,6 +376,8 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let started = Instant::now();
+    // This client's own CPU: on one machine it takes its share from the server.
+    let client_ticks = cpu_ticks("self");
     let deadline = if args.kills > 0 {
         started + Duration::from_secs(3600)
     } else {
@@ -531,6 +533,12 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<()> {
             late.0,
             (late.1 as f64 - early.1 as f64) / early.1.max(1) as f64 * 100.0,
             cpu
+        );
+    }
+    if let (Some(before), Some(after)) = (client_ticks, cpu_ticks("self")) {
+        println!(
+            "client CPU         {:.0} % on average (this load generator, on the same machine)",
+            after.saturating_sub(before) as f64 / 100.0 / elapsed * 100.0
         );
     }
     if args.kills > 0 {
