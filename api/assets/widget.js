@@ -30,6 +30,7 @@
     time_limit: '办理时限', fees: '收费标准', channels: '办理渠道', cross_province: '跨省通办',
   };
   const FIELD_STATUS = { filled: '已填', prefilled: '已从电子证照带出', skipped: '已跳过', missing: '待填写' };
+  const UPLOAD_STATUS = { attached: '已上传', missing: '需上传', optional: '选填' };
   const APP_STATES = {
     submitted: '已提交，等待受理', accepted: '已受理', refused: '不予受理', correction_requested: '需要补正材料',
     in_review: '审核中', approved: '审核通过，等待办结', denied: '未通过审核', issued: '已办结',
@@ -290,8 +291,41 @@
         h('li', { 'data-status': x.status },
           h('span', { class: 'banshi-f-label', text: x.label || x.name }),
           h('span', { class: 'banshi-f-value', text: x.value || '待填写' }),
-          h('span', { class: 'banshi-f-status', text: FIELD_STATUS[x.status] || x.status || '' })))));
+          h('span', { class: 'banshi-f-status', text: FIELD_STATUS[x.status] || x.status || '' })))),
+      ...((f.uploads || []).length ? [h('ul', { class: 'banshi-fields banshi-uploads' }, ...f.uploads.map((u) =>
+        h('li', { 'data-status': u.status === 'attached' ? 'filled' : 'missing' },
+          h('span', { class: 'banshi-f-label', text: u.material }),
+          h('span', { class: 'banshi-f-value', text: u.file_name || (u.help || '') }),
+          h('span', { class: 'banshi-f-status', text: UPLOAD_STATUS[u.status] || u.status || '' }),
+          uploadButton(u))))] : []));
     formSec.hidden = false;
+  }
+
+  // ---------- uploads: a photo or scan of a material, then “已上传” in the chat ----------
+  function uploadButton(u) {
+    const input = h('input', {
+      type: 'file', accept: 'image/jpeg,image/png,application/pdf', class: 'banshi-file',
+      'aria-label': `上传${u.material}`, hidden: true,
+    });
+    input.addEventListener('change', async () => {
+      const file = input.files && input.files[0];
+      if (!file || !session) return;
+      const q = new URLSearchParams({ session_id: session, material: u.material, name: file.name });
+      try {
+        const res = await fetch(`${base}/api/v1/uploads?${q}`, {
+          method: 'POST', headers: headers({ 'Content-Type': file.type || 'application/octet-stream' }), body: file,
+        });
+        if (!res.ok) throw await toError(res);
+        send('已上传');
+      } catch (e) {
+        system(friendly(e));
+      }
+    });
+    const button = h('button', {
+      type: 'button', class: 'banshi-quick banshi-upload',
+      text: u.status === 'attached' ? '重新上传' : '上传材料', click: () => input.click(),
+    });
+    return h('span', {}, button, input);
   }
 
   // ---------- rating ----------
@@ -479,6 +513,13 @@
       if (t.deadline) parts.push(`处理期限 ${t.deadline}`);
       refLine(parts.join('，'), '我的投诉处理得怎么样了');
       rate = ['ticket', t.number];
+    }
+    const ap = resp.appointment;
+    if (ap && ap.number) {
+      refLine(ap.state === 'cancelled'
+        ? `已取消预约：${ap.number}`
+        : `预约号：${ap.number}，${ap.start}，${ap.hall}${ap.address ? '（' + ap.address + '）' : ''}，${ap.window}`,
+      '我的预约');
     }
     if (rate) askRating(rate[0], rate[1]);
     if (resp.handoff) setHandoff(resp.handoff);

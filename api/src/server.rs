@@ -99,6 +99,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(crate::tasks::purge_old_sessions(state.clone(), config.retention_days));
     tokio::spawn(crate::tasks::sweep_sla(state.clone(), Duration::from_secs(60)));
+    tokio::spawn(crate::tasks::remind(state.clone(), Duration::from_secs(3600)));
     tracing::info!(addr = %config.addr, "banshi listening");
     let stopping = state.stopping.clone();
     let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -83,3 +83,16 @@ pub async fn sweep_sla(state: AppState, interval: Duration) {
         }
     }
 }
+
+/// 服务找人, every `interval` (hourly in the server): each occasion is written once, so
+/// running it more often than daily only makes a new reminder appear sooner.
+pub async fn remind(state: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(err) = crate::service::reminders::run(&state, state.clock.now()).await {
+            tracing::warn!(error = %err, "reminder job failed");
+        }
+    }
+}

@@ -29,6 +29,54 @@ pub struct ChatResponse {
     pub ticket: Option<TicketRef>,
     /// The hand-over to a human agent, while one is open (or just closed).
     pub handoff: Option<HandoffStatus>,
+    /// The window appointment this turn booked, moved or cancelled, if any.
+    #[serde(default)]
+    pub appointment: Option<AppointmentBody>,
+}
+
+/// A window appointment (预约).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AppointmentBody {
+    pub number: String,
+    pub service_id: String,
+    pub title: String,
+    /// The hall's name.
+    pub hall: String,
+    pub address: Option<String>,
+    pub window: String,
+    /// `YYYY-MM-DD HH:MM`, China time.
+    pub start: String,
+    pub end: String,
+    /// booked or cancelled
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppointmentList {
+    pub appointments: Vec<AppointmentBody>,
+}
+
+/// 服务找人: something due for the citizen.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InboxItemBody {
+    pub id: String,
+    /// The rule that found it (`reminders.toml`).
+    pub kind: String,
+    pub service_id: String,
+    pub title: String,
+    /// Why it is suggested, as the citizen reads it.
+    pub reason: String,
+    /// `YYYY-MM-DD`: the expiry date or the birthday it is about.
+    pub due: Option<String>,
+    /// The chat message that starts the service's form (one tap).
+    pub start: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Inbox {
+    pub items: Vec<InboxItemBody>,
+    /// Whether reminders are on (`POST /api/v1/inbox/settings` switches them).
+    pub reminders: bool,
 }
 
 /// Where a conversation handed to a human stands, as the citizen sees it.
@@ -195,6 +243,34 @@ pub struct FormBody {
     pub state: String,
     pub fields: Vec<FormFieldBody>,
     pub missing: Vec<String>,
+    /// Materials the applicant uploads (`POST /api/v1/uploads`), and whether each is there.
+    #[serde(default)]
+    pub uploads: Vec<FormUploadBody>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FormUploadBody {
+    /// The material's name: pass it as `material` when uploading.
+    pub material: String,
+    pub required: bool,
+    /// attached, missing (required) or optional
+    pub status: String,
+    pub file_name: Option<String>,
+    pub help: Option<String>,
+}
+
+/// A file received by `POST /api/v1/uploads`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadBody {
+    pub id: String,
+    pub session_id: String,
+    pub material: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    /// The application that holds it, once submitted.
+    pub application: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -229,6 +305,17 @@ impl From<&bot::FormView> for FormBody {
                 })
                 .collect(),
             missing: view.missing.clone(),
+            uploads: view
+                .uploads
+                .iter()
+                .map(|u| FormUploadBody {
+                    material: u.material.clone(),
+                    required: u.required,
+                    status: u.status.clone(),
+                    file_name: u.file_name.clone(),
+                    help: u.help.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -146,6 +146,8 @@ pub struct NewApplication {
     pub idempotency_key: String,
     /// Bundle parts: (service id, deadline). Empty for a single service.
     pub parts: Vec<(String, Option<String>)>,
+    /// Uploaded files the application takes over: (conversation, upload ids).
+    pub uploads: Option<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -429,6 +431,9 @@ impl crate::Tx {
                 now,
             )
             .await?;
+        }
+        if let Some((session_id, ids)) = &new.uploads {
+            self.link_uploads(session_id, ids, &number).await?;
         }
         let application = fetch_application(self.conn(), &number)
             .await?

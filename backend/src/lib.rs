@@ -440,16 +440,22 @@ pub fn redact(url: &str) -> String {
 }
 
 mod applications;
+mod appointments;
 mod audit;
 mod channels;
 mod handoffs;
 mod idempotency;
+mod inbox;
 mod ratings;
 mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
+mod uploads;
+pub use appointments::{Appointment, BookError, Booking};
 pub use audit::AccessEntry;
+pub use inbox::{InboxItem, NewInboxItem};
+pub use uploads::{NewUpload, Upload};
 
 pub use channels::PlatformUser;
 pub use handoffs::{Handoff, NewHandoff};

@@ -34,6 +34,14 @@ pub struct DialogueState {
     pub rating: Option<crate::tickets::RatingDraft>,
     /// What the citizen can rate now: (kind, id) of the last application or ticket.
     pub rateable: Option<(String, String)>,
+    /// Appointment slots offered, waiting for a choice.
+    pub slots: Vec<crate::appointments::OfferedSlot>,
+    /// The service whose appointment is being arranged.
+    pub appointment_service: Option<String>,
+    /// The slots offered replace the citizen's booking (改约).
+    pub moving: bool,
+    /// The application whose 补正 is being answered: uploads go to it.
+    pub correcting: Option<String>,
 }
 
 /// The assistant's answer to one message.
@@ -53,6 +61,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A reply whose text the caller writes (after carrying out its effect).
+    pub(crate) fn empty(intent: Intent) -> Reply {
+        Reply::new(intent, String::new(), Vec::new())
+    }
+
     fn new(intent: Intent, text: String, quick_replies: Vec<String>) -> Reply {
         Reply {
             intent,
@@ -205,6 +218,33 @@ fn respond_one(
             return Ok(rating_turn(phrases, next, draft, context, message));
         }
         next.rating = None;
+    }
+    // 补正: a department asked for missing materials; files are uploaded, then resubmitted.
+    if context.user.is_some() {
+        let phrases = &engine.corpus.phrases;
+        let text = index::normalize(message);
+        let mut reply = Reply::new(Intent::Status, String::new(), Vec::new());
+        if let Some(number) = state.correcting.clone()
+            && phrases.words(lists::RESUBMIT).iter().any(|w| text.contains(w.as_str()))
+        {
+            next.correcting = None;
+            reply.effect = Some(crate::Effect::Resubmit { number });
+            return Ok((next, reply));
+        }
+        let uploaded = state.correcting.is_some() && text.contains("已上传");
+        if uploaded
+            || phrases
+                .words(lists::CORRECTION)
+                .iter()
+                .any(|w| text.contains(w.as_str()))
+        {
+            reply.effect = Some(crate::Effect::StartCorrection);
+            return Ok((next, reply));
+        }
+    }
+    // 预约: free slots, a choice among them, moving or cancelling a booking.
+    if let Some(request) = crate::appointments::read(engine, state, message, named) {
+        return Ok(crate::appointments::turn(engine, next, request));
     }
     // The answer to “which of these?” (a bare “2” is a choice here, not two stars).
     if !state.candidates.is_empty()
@@ -754,6 +794,7 @@ fn finish_form(
             state: outcome.ended.unwrap_or("cancelled").to_string(),
             fields: Vec::new(),
             missing: Vec::new(),
+            uploads: Vec::new(),
         }),
     };
     next.last_guide = Some(form.service_id.clone());
@@ -1203,7 +1244,7 @@ mod phrase_tests {
     }
 
     fn say(user: Option<&UserContext>, state: &DialogueState, message: &str) -> (DialogueState, Reply) {
-        respond(&ENGINE, &Context { user }, state, message).unwrap()
+        respond(&ENGINE, &Context::of(user), state, message).unwrap()
     }
 
     /// The rating recorded by a reply: (level, comment, tags).

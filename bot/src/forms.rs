@@ -57,16 +57,27 @@ pub struct FormState {
     /// names both, and nothing is taken from the agent's identity or e-licences.
     #[serde(default)]
     pub on_behalf: bool,
+    /// Files attached to the form's materials (material name → file), from this
+    /// conversation's uploads.
+    #[serde(default)]
+    pub attached: BTreeMap<String, crate::Attachment>,
 }
 
 /// A materials line of an application: what it is and how it is provided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaterialSource {
     pub name: String,
-    /// `e_license` (fetched, 免于提交), `upload` (the applicant provides it).
+    /// `e_license` (fetched, 免于提交), `attached` (a file uploaded in the conversation and
+    /// held with the application), `upload` (the applicant provides it another way, such as
+    /// at the window, or it is only needed in some cases).
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub e_license: Option<String>,
+    /// The upload's id, for `attached`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 /// What the caller must do after this turn.
@@ -88,6 +99,28 @@ pub enum Effect {
     /// `None` means the citizen's most recently answered ticket. The reply offers a rating,
     /// so the caller should also make that ticket `DialogueState::rateable`.
     ConfirmTicket { number: Option<String> },
+    /// List free appointment slots of a service (`moving`: to replace the citizen's booking),
+    /// and remember them in `DialogueState::slots`.
+    OfferSlots {
+        service_id: String,
+        day: Option<crate::when::Day>,
+        part: Option<crate::when::PartOfDay>,
+        moving: bool,
+    },
+    /// Book an offered slot (replacing the citizen's booking of that service when `moving`).
+    Book {
+        slot: crate::appointments::OfferedSlot,
+        moving: bool,
+    },
+    /// Cancel the citizen's booking (of this service, or the next one they have).
+    CancelAppointment { service_id: Option<String> },
+    /// List the citizen's bookings.
+    ListAppointments,
+    /// Show the citizen's application waiting for 补正 and take files for it (the caller
+    /// sets `DialogueState::correcting`).
+    StartCorrection,
+    /// Send the corrected application back, with the files uploaded for it.
+    Resubmit { number: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,6 +134,8 @@ pub struct Submission {
     pub idempotency_key: String,
     /// 代办: the fields describe someone else; the logged-in submitter is the agent.
     pub on_behalf: bool,
+    /// The uploads the application takes over (ids).
+    pub uploads: Vec<String>,
 }
 
 /// The form as the API shows it.
@@ -111,6 +146,18 @@ pub struct FormView {
     pub state: String,
     pub fields: Vec<FieldView>,
     pub missing: Vec<String>,
+    /// The materials to upload and whether each is there.
+    pub uploads: Vec<UploadView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UploadView {
+    pub material: String,
+    pub required: bool,
+    /// attached, missing (required), optional (not required, not attached)
+    pub status: String,
+    pub file_name: Option<String>,
+    pub help: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -245,11 +292,17 @@ pub fn start(form: &Form, context: &Context<'_>, nonce: u32) -> FormState {
         phase: Phase::Collecting,
         nonce,
         on_behalf: false,
+        attached: BTreeMap::new(),
     }
 }
 
 /// The materials of a guide (and of a bundle's members) with how each is provided.
-pub fn materials(corpus: &Corpus, guide: &Guide, context: &Context<'_>) -> Vec<MaterialSource> {
+pub fn materials(
+    corpus: &Corpus,
+    guide: &Guide,
+    context: &Context<'_>,
+    attached: &BTreeMap<String, crate::Attachment>,
+) -> Vec<MaterialSource> {
     let mut guides = vec![guide];
     guides.extend(guide.members.iter().filter_map(|m| corpus.guide(m)).map(|g| g.as_ref()));
     let mut out: Vec<MaterialSource> = Vec::new();
@@ -262,10 +315,18 @@ pub fn materials(corpus: &Corpus, guide: &Guide, context: &Context<'_>) -> Vec<M
                 .user
                 .is_some_and(|u| u.e_licenses.iter().any(|l| &l.kind == *kind))
         });
+        let file = attached.get(&material.name).filter(|_| held.is_none());
         out.push(MaterialSource {
             name: material.name.clone(),
-            source: if held.is_some() { "e_license" } else { "upload" }.to_string(),
+            source: match (held, file) {
+                (Some(_), _) => "e_license",
+                (None, Some(_)) => "attached",
+                (None, None) => "upload",
+            }
+            .to_string(),
             e_license: held.cloned(),
+            upload_id: file.map(|f| f.id.clone()),
+            file_name: file.map(|f| f.file_name.clone()),
         });
     }
     out
@@ -386,6 +447,25 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         );
         return outcome;
     }
+    // A file uploaded since the last turn: attach it and move on.
+    let received = attach_uploads(form, &mut state, context);
+    if !received.is_empty() {
+        state.phase = Phase::Collecting;
+        let mut outcome = next_question(form, state, title, context);
+        outcome.text = format!("已收到{}。\n{}", received.join("、"), outcome.text);
+        return outcome;
+    }
+    if let Some(material) = state.awaiting.as_deref().and_then(|a| a.strip_prefix(UPLOAD_PREFIX))
+        && is_one_of(&text, corpus.phrases.words(lists::FORM_SKIP))
+    {
+        let material = material.to_string();
+        let mut outcome = next_question(form, state, title, context);
+        outcome.text = format!(
+            "“{material}”是必须提交的材料，不能跳过。不方便上传的，可以回复“取消”，改为带材料到窗口办理。\n{}",
+            outcome.text
+        );
+        return outcome;
+    }
     // Logged in since the form began: the identity fills what is still empty.
     if let (Some(user), false) = (context.user, state.on_behalf) {
         for field in &form.fields {
@@ -451,7 +531,12 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             service_id: state.service_id.clone(),
             fields: state.values.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect(),
             // The agent's e-licences are not the principal's: nothing is 免于提交 by them.
-            materials: materials(corpus, guide, if state.on_behalf { &anonymous } else { context }),
+            materials: materials(
+                corpus,
+                guide,
+                if state.on_behalf { &anonymous } else { context },
+                &state.attached,
+            ),
             parts: if guide.kind == knowledge::GuideKind::Bundle {
                 guide.members.clone()
             } else {
@@ -459,6 +544,7 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
             },
             idempotency_key: format!("{}:{}:{}", user.id, state.service_id, state.nonce),
             on_behalf: state.on_behalf,
+            uploads: state.attached.values().map(|a| a.id.clone()).collect(),
         };
         return Outcome {
             text: String::new(),
@@ -475,8 +561,13 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
     // Identity-bound fields the message tried to change.
     let mut refused: Vec<&Field> = Vec::new();
 
-    // Values recognisable by their shape, anywhere in the message.
-    for field in &form.fields {
+    // Values recognisable by their shape, anywhere in the message: the field asked first, and
+    // one value fills one field (a form with two ID numbers, the applicant's and another
+    // person's, takes the one typed for the field asked).
+    let mut ordered: Vec<&Field> = form.fields.iter().collect();
+    ordered.sort_by_key(|f| state.awaiting.as_deref() != Some(f.name.as_str()));
+    let mut consumed: Vec<String> = Vec::new();
+    for field in ordered {
         let found = match field.kind {
             knowledge::validators::ValidatorKind::IdNumber => ID_NUMBER.captures(&text).map(|c| c[1].to_string()),
             knowledge::validators::ValidatorKind::CreditCode => {
@@ -510,8 +601,24 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
                 .map(|c| c[2].to_string())
         });
         if let Some(raw) = found {
+            if !field.options.is_empty() || guessed {
+                // Options and name guesses belong to their field.
+            } else if consumed.contains(&raw) {
+                continue;
+            } else {
+                consumed.push(raw.clone());
+            }
             if let Some(identity) = locked(field) {
-                if field.check(&raw).map_or(!guessed, |value| value != identity.value) {
+                // A name guessed from “法定代表人是李华”, said while another person's name is
+                // asked, is that person's, not a change of the applicant's own.
+                let another_persons = guessed
+                    && !mentions_any(&text, &["名字", "姓名", "我叫"])
+                    && state
+                        .awaiting
+                        .as_deref()
+                        .and_then(|a| form.fields.iter().find(|f| f.name == a))
+                        .is_some_and(|f| f.kind == knowledge::validators::ValidatorKind::PersonName);
+                if !another_persons && field.check(&raw).map_or(!guessed, |value| value != identity.value) {
                     refused.push(field);
                 }
                 continue;
@@ -679,9 +786,15 @@ pub fn turn(corpus: &Corpus, form: &Form, mut state: FormState, context: &Contex
         };
     }
     state.phase = Phase::Collecting;
+    let awaiting_file = state.awaiting.as_deref().is_some_and(|a| a.starts_with(UPLOAD_PREFIX));
     let mut outcome = next_question(form, state, title, context);
     if !changed && !outcome.text.is_empty() {
-        outcome.text = format!("没有识别到需要的信息。{}", outcome.text);
+        let lead = if awaiting_file {
+            "还没有收到文件。"
+        } else {
+            "没有识别到需要的信息。"
+        };
+        outcome.text = format!("{lead}{}", outcome.text);
     }
     outcome.text = format!("{notice}{}", outcome.text);
     outcome
@@ -786,7 +899,7 @@ fn match_option(phrases: &knowledge::Phrases, field: &Field, text: &str) -> Opti
 fn answer_candidates(text: &str) -> Vec<&str> {
     let text = text.trim();
     let mut candidates = Vec::new();
-    if let Some(pos) = text.rfind(['是', '为', '：', ':']) {
+    if let Some(pos) = text.rfind(['是', '为', '叫', '：', ':']) {
         let separator = text[pos..].chars().next().map_or(1, char::len_utf8);
         let rest = text[pos + separator..].trim();
         if !rest.is_empty() {
@@ -835,6 +948,21 @@ pub fn next_question(form: &Form, mut state: FormState, title: &str, context: &C
             effect: None,
         };
     }
+    if let Some(upload) = missing_uploads(form, &state).first() {
+        state.awaiting = Some(format!("{UPLOAD_PREFIX}{}", upload.material));
+        state.phase = Phase::Collecting;
+        let help = upload.help.as_ref().map(|h| format!("：{h}")).unwrap_or_default();
+        return Outcome {
+            text: format!(
+                "请上传“{}”{help}。点输入框旁的“上传材料”按钮，拍照或选择文件（JPG、PNG 或 PDF，单个不超过 {} MB），上传后回复“已上传”。",
+                upload.material, MAX_UPLOAD_MB
+            ),
+            quick_replies: vec!["已上传".into(), "取消".into()],
+            form: Some(state),
+            ended: None,
+            effect: None,
+        };
+    }
     state.awaiting = None;
     state.phase = Phase::Confirming;
     let mut lines = vec![format!("请核对《{title}》的申请信息：")];
@@ -852,6 +980,12 @@ pub fn next_question(form: &Form, mut state: FormState, title: &str, context: &C
         }
     }
     let _ = context;
+    for upload in &form.uploads {
+        match state.attached.get(&upload.material) {
+            Some(file) => lines.push(format!("· 上传材料 {}：{}", upload.material, file.file_name)),
+            None => lines.push(format!("· 上传材料 {}：未上传（选填，需要时可上传）", upload.material)),
+        }
+    }
     lines.push("确认无误请回复“确认提交”；要修改直接说出新内容，例如“电话改成13912345678”。".into());
     Outcome {
         text: lines.join("\n"),
@@ -905,7 +1039,7 @@ pub fn opening(corpus: &Corpus, form: &Form, state: FormState, context: &Context
     if let Some(guide) = guide {
         let mut licenses: Vec<String> = Vec::new();
         let mut n_exempt = 0;
-        for material in materials(corpus, guide, context)
+        for material in materials(corpus, guide, context, &state.attached)
             .into_iter()
             .filter(|m| m.source == "e_license")
         {
@@ -972,7 +1106,57 @@ pub fn view(form: &Form, state: &FormState, ended: Option<&str>) -> FormView {
             .filter(|f| f.required)
             .map(|f| f.name.clone())
             .collect(),
+        uploads: form
+            .uploads
+            .iter()
+            .map(|u| {
+                let file = state.attached.get(&u.material);
+                UploadView {
+                    material: u.material.clone(),
+                    required: u.required,
+                    status: match (file, u.required) {
+                        (Some(_), _) => "attached",
+                        (None, true) => "missing",
+                        (None, false) => "optional",
+                    }
+                    .into(),
+                    file_name: file.map(|f| f.file_name.clone()),
+                    help: u.help.clone(),
+                }
+            })
+            .collect(),
     }
+}
+
+/// What `awaiting` holds while a material's file is asked for.
+const UPLOAD_PREFIX: &str = "upload:";
+
+/// The largest upload, in MB (the API refuses larger files with this figure).
+pub const MAX_UPLOAD_MB: usize = 10;
+
+/// Required uploads not attached yet, in the form's order.
+fn missing_uploads<'a>(form: &'a Form, state: &FormState) -> Vec<&'a knowledge::forms::Upload> {
+    form.uploads
+        .iter()
+        .filter(|u| u.required && !state.attached.contains_key(&u.material))
+        .collect()
+}
+
+/// Attaches this conversation's uploads for the form's materials (a newer file for the same
+/// material replaces the older); returns what was newly received, for the reply.
+fn attach_uploads(form: &Form, state: &mut FormState, context: &Context<'_>) -> Vec<String> {
+    let mut received = Vec::new();
+    for upload in context.uploads {
+        if !form.uploads.iter().any(|u| u.material == upload.material) {
+            continue;
+        }
+        if state.attached.get(&upload.material).is_some_and(|a| a.id == upload.id) {
+            continue;
+        }
+        received.push(format!("“{}”（{}）", upload.material, upload.file_name));
+        state.attached.insert(upload.material.clone(), upload.clone());
+    }
+    received
 }
 
 #[cfg(test)]
@@ -1016,6 +1200,95 @@ mod tests {
 
     fn value<'a>(outcome: &'a Outcome, field: &str) -> Option<&'a str> {
         outcome.form.as_ref()?.values.get(field).map(|v| v.value.as_str())
+    }
+
+    #[test]
+    fn a_required_file_is_asked_for_then_attached_from_the_conversations_uploads() {
+        let corpus = corpus();
+        let guide = corpus.guide("housing-fund-withdrawal-rent").unwrap().clone();
+        let material = guide
+            .materials
+            .iter()
+            .find(|m| m.e_license.is_none())
+            .unwrap()
+            .name
+            .clone();
+        let form = Form {
+            service_id: guide.id.clone(),
+            fields: vec![corpus.form("id-card-renewal").unwrap().fields[2].clone()],
+            uploads: vec![knowledge::forms::Upload {
+                material: material.clone(),
+                required: true,
+                help: None,
+            }],
+        };
+        let user = citizen();
+        let context = Context::of(Some(&user));
+        let outcome = next_question(&form, start(&form, &context, 1), &guide.title, &context);
+        let outcome = turn(&corpus, &form, outcome.form.unwrap(), &context, "13912345678");
+        assert!(
+            outcome.text.contains("请上传") && outcome.text.contains(&material),
+            "{}",
+            outcome.text
+        );
+        let view = view(&form, outcome.form.as_ref().unwrap(), None);
+        assert_eq!(view.uploads[0].status, "missing");
+        let outcome = turn(&corpus, &form, outcome.form.unwrap(), &context, "跳过");
+        assert!(outcome.text.contains("不能跳过"), "{}", outcome.text);
+        let outcome = turn(&corpus, &form, outcome.form.unwrap(), &context, "已上传");
+        assert!(outcome.text.contains("还没有收到文件"), "{}", outcome.text);
+        // The file arrives with the next turn.
+        let uploads = [crate::Attachment {
+            id: "upl-1".into(),
+            material: material.clone(),
+            file_name: "合同.pdf".into(),
+        }];
+        let with_file = Context {
+            user: Some(&user),
+            uploads: &uploads,
+        };
+        let outcome = turn(&corpus, &form, outcome.form.unwrap(), &with_file, "已上传");
+        assert!(
+            outcome.text.contains("已收到") && outcome.text.contains("合同.pdf"),
+            "{}",
+            outcome.text
+        );
+        assert_eq!(
+            outcome.form.as_ref().unwrap().phase,
+            Phase::Confirming,
+            "{}",
+            outcome.text
+        );
+        let outcome = turn(&corpus, &form, outcome.form.unwrap(), &with_file, "确认提交");
+        let Some(Effect::Submit(submission)) = outcome.effect else {
+            panic!("no submission: {}", outcome.text);
+        };
+        assert_eq!(submission.uploads, ["upl-1"]);
+        let line = submission.materials.iter().find(|m| m.name == material).unwrap();
+        assert_eq!(
+            (line.source.as_str(), line.upload_id.as_deref()),
+            ("attached", Some("upl-1"))
+        );
+    }
+
+    /// A form about two people: the other person's name and ID number, typed while asked,
+    /// go to their fields, not over the applicant's own (and no refusal is shown).
+    #[test]
+    fn another_persons_name_and_id_fill_their_own_fields() {
+        let corpus = corpus();
+        let form = corpus.form("marriage-registration").unwrap();
+        let user = citizen();
+        let context = Context::of(Some(&user));
+        let mut outcome = next_question(&form, start(&form, &context, 1), "结婚登记", &context);
+        assert_eq!(outcome.form.as_ref().unwrap().awaiting.as_deref(), Some("partner_name"));
+        for answer in ["对方叫王丽", OTHER_ID] {
+            outcome = turn(&corpus, &form, outcome.form.unwrap(), &context, answer);
+            assert!(!outcome.text.contains("不能修改"), "{answer}: {}", outcome.text);
+        }
+        assert_eq!(value(&outcome, "partner_name"), Some("王丽"), "{}", outcome.text);
+        assert_eq!(value(&outcome, "partner_id_number"), Some(OTHER_ID));
+        assert_eq!(value(&outcome, "name"), Some("张三"));
+        assert_eq!(value(&outcome, "id_number"), Some(OWN_ID));
     }
 
     #[test]
@@ -1086,7 +1359,7 @@ mod tests {
     fn identity_fields_cannot_be_typed_over() {
         let corpus = corpus();
         let user = citizen();
-        let context = Context { user: Some(&user) };
+        let context = Context::of(Some(&user));
         let opened = fill(&corpus, &context, &[]);
         assert_eq!(value(&opened, "name"), Some("张三"));
         assert_eq!(value(&opened, "id_number"), Some(OWN_ID));
@@ -1132,7 +1405,7 @@ mod tests {
         assert_eq!(agreeing.values["id_number"].value, OWN_ID);
 
         // In the dialogue, “确认提交” after logging in corrects and asks again.
-        let context = Context { user: Some(&user) };
+        let context = Context::of(Some(&user));
         let corrected = turn(&corpus, &form, typed.form.unwrap(), &context, "确认提交");
         assert!(corrected.effect.is_none());
         assert!(corrected.text.contains("与登录身份不一致"), "{}", corrected.text);

@@ -6,6 +6,7 @@
 //! keeps it in the database), so any replica can serve the next turn and nothing lives only
 //! in one process's memory.
 
+pub mod appointments;
 mod compose;
 mod dialogue;
 pub mod forms;
@@ -16,6 +17,7 @@ mod reading;
 pub mod routing;
 pub mod semantic;
 pub mod tickets;
+pub mod when;
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ use knowledge::Corpus;
 
 pub use compose::Focus;
 pub use dialogue::{DialogueState, QUICK_TICKET, Reply, respond};
-pub use forms::{Effect, FormState, FormView, MaterialSource, Submission};
+pub use forms::{Effect, FormState, FormView, MaterialSource, Submission, UploadView};
 pub use intent::{Intent, Signals, detect_rules, unknown_service};
 pub use tickets::{RatingRequest, TicketRequest};
 
@@ -32,12 +34,31 @@ pub use tickets::{RatingRequest, TicketRequest};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
     pub user: Option<&'a UserContext>,
+    /// Files this conversation uploaded (`POST /api/v1/uploads`) that no application holds
+    /// yet, oldest first: a form in progress attaches them to its materials.
+    pub uploads: &'a [Attachment],
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     pub fn anonymous() -> Context<'static> {
-        Context { user: None }
+        Context {
+            user: None,
+            uploads: &[],
+        }
     }
+
+    pub fn of(user: Option<&'a UserContext>) -> Context<'a> {
+        Context { user, uploads: &[] }
+    }
+}
+
+/// An uploaded file, as the dialogue knows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub id: String,
+    /// The material it was uploaded for (a name from the guide's `[[materials]]`).
+    pub material: String,
+    pub file_name: String,
 }
 
 #[derive(Debug, Clone, Default)]

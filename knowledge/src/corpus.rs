@@ -60,6 +60,10 @@ pub struct Corpus {
     pub intent_examples: Vec<crate::tickets::Example>,
     /// The words answers are read with (`phrases.toml`; the built-in lists when absent).
     pub phrases: crate::Phrases,
+    /// Halls whose windows take appointments (`halls.toml`).
+    pub halls: Vec<crate::services::Hall>,
+    /// 服务找人 rules (`reminders.toml`).
+    pub reminders: Vec<crate::services::ReminderRule>,
     /// Hash of every file's name and content: a changed file changes it.
     pub fingerprint: u64,
 }
@@ -178,6 +182,8 @@ fn optional_files(dir: &Path) -> Vec<PathBuf> {
         "ticket_examples.toml",
         "intents.toml",
         "phrases.toml",
+        "halls.toml",
+        "reminders.toml",
     ] {
         let path = dir.join(name);
         if path.is_file() {
@@ -261,6 +267,7 @@ impl Corpus {
             }
         }
         let calendar = load_calendar(dir, &mut hasher, &mut diagnostics);
+        let (halls, reminders) = load_service_desk(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
         let tickets = load_ticket_rules(dir, &department_ids, &mut hasher, &mut diagnostics);
         let examples = |name: &str, key: &str, diagnostics: &mut Vec<Diagnostic>| {
             let path = dir.join(name);
@@ -276,7 +283,36 @@ impl Corpus {
         };
         let ticket_examples = examples("ticket_examples.toml", "category", &mut diagnostics);
         let intent_examples = examples("intents.toml", "intent", &mut diagnostics);
-        let forms = load_forms(dir, &all_ids, &e_license_ids, &mut hasher, &mut diagnostics);
+        // A bundle's form may ask for its members' materials too.
+        let own: HashMap<&str, Vec<&str>> = parsed
+            .iter()
+            .map(|(_, _, g)| (g.id.as_str(), g.materials.iter().map(|m| m.name.as_str()).collect()))
+            .collect();
+        let materials: HashMap<&str, Vec<&str>> = parsed
+            .iter()
+            .map(|(_, _, g)| {
+                let mut names = own.get(g.id.as_str()).cloned().unwrap_or_default();
+                for member in &g.members {
+                    names.extend(own.get(member.as_str()).into_iter().flatten());
+                }
+                (g.id.as_str(), names)
+            })
+            .collect();
+        let forms = load_forms(dir, &materials, &e_license_ids, &mut hasher, &mut diagnostics);
+        // 一网通办: a guide that offers online handling should be applicable in the chat.
+        for (path, text, guide) in &parsed {
+            let merged = !guide.members.is_empty() && guide.members.iter().all(|m| forms.contains_key(m));
+            if !guide.channels.online.is_empty() && !forms.contains_key(&guide.id) && !merged {
+                diagnostics.push(warning(
+                    path,
+                    find_line(text, "online"),
+                    format!(
+                        "指南提供网上办理，但没有申请表 forms/{}.toml，市民无法在对话中申请",
+                        guide.id
+                    ),
+                ));
+            }
+        }
         let (phrases, phrases_text) = load_phrases(dir, &mut hasher, &mut diagnostics);
         // The hotline named by this folder's own phrases.toml must be one of its departments.
         let hotline = &phrases.assistant().hotline_department;
@@ -299,6 +335,8 @@ impl Corpus {
             by_id,
             forms,
             calendar,
+            halls,
+            reminders,
             tickets,
             ticket_examples,
             intent_examples,
@@ -376,6 +414,105 @@ fn load_list<T: for<'de> Deserialize<'de>>(path: &Path, key: &str, hasher: &mut 
             format!("[[{key}]] 条目不符合格式：{}", err.message()),
         )])
     })
+}
+
+/// `halls.toml` and `reminders.toml`: each entry that names something unknown is reported
+/// and left out; the rest load.
+fn load_service_desk(
+    dir: &Path,
+    guide_ids: &HashSet<&str>,
+    e_license_ids: &HashSet<&str>,
+    hasher: &mut DefaultHasher,
+    out: &mut Vec<Diagnostic>,
+) -> (Vec<crate::services::Hall>, Vec<crate::services::ReminderRule>) {
+    use crate::services::{HallsFile, ReminderKind, RemindersFile, parse_session};
+    fn parse<T: serde::de::DeserializeOwned + Default>(path: &Path, text: &str, out: &mut Vec<Diagnostic>) -> T {
+        toml::from_str(text).unwrap_or_else(|err: toml::de::Error| {
+            let line = err
+                .span()
+                .map(|s| line_of_offset(&text.as_bytes()[..s.start]))
+                .unwrap_or(1);
+            out.push(error(path, line, format!("格式错误：{}", err.message())));
+            T::default()
+        })
+    }
+    let mut halls = Vec::new();
+    let path = dir.join("halls.toml");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        text.hash(hasher);
+        let file: HallsFile = parse(&path, &text, out);
+        let mut ids = HashSet::new();
+        for hall in file.halls {
+            let line = find_line(&text, &format!("\"{}\"", hall.id));
+            let mut problems = Vec::new();
+            if !ids.insert(hall.id.clone()) {
+                problems.push(format!("大厅 id “{}” 重复", hall.id));
+            }
+            if hall.sessions.is_empty() {
+                problems.push(format!("大厅 “{}” 没有 sessions（办公时段）", hall.id));
+            }
+            for session in &hall.sessions {
+                if parse_session(session).is_none() {
+                    problems.push(format!("办公时段 “{session}” 应写成 HH:MM-HH:MM，且开始早于结束"));
+                }
+            }
+            if hall.slot_minutes == 0 {
+                problems.push("slot_minutes 不能为 0".into());
+            }
+            let mut windows = HashSet::new();
+            for window in &hall.windows {
+                if !windows.insert(window.id.as_str()) {
+                    problems.push(format!("窗口 id “{}” 重复", window.id));
+                }
+                if window.capacity == 0 {
+                    problems.push(format!("窗口 “{}” 的 capacity 不能为 0", window.id));
+                }
+                for service in &window.services {
+                    if service != "*" && !guide_ids.contains(service.as_str()) {
+                        problems.push(format!("窗口 “{}” 的事项 “{service}” 不存在", window.id));
+                    }
+                }
+            }
+            if problems.is_empty() {
+                halls.push(hall);
+            } else {
+                out.extend(problems.into_iter().map(|p| error(&path, line, p)));
+            }
+        }
+    }
+    let mut rules = Vec::new();
+    let path = dir.join("reminders.toml");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        text.hash(hasher);
+        let file: RemindersFile = parse(&path, &text, out);
+        let mut ids = HashSet::new();
+        for rule in file.rules {
+            let line = find_line(&text, &format!("\"{}\"", rule.id));
+            let mut problems = Vec::new();
+            if !ids.insert(rule.id.clone()) {
+                problems.push(format!("提醒规则 id “{}” 重复", rule.id));
+            }
+            if !guide_ids.contains(rule.service_id.as_str()) {
+                problems.push(format!("提醒规则 “{}” 的事项 “{}” 不存在", rule.id, rule.service_id));
+            }
+            match (rule.kind, &rule.e_license, rule.age) {
+                (ReminderKind::Age, _, None) => problems.push(format!("提醒规则 “{}” 缺少 age", rule.id)),
+                (ReminderKind::Expiry | ReminderKind::Issued, None, _) => {
+                    problems.push(format!("提醒规则 “{}” 缺少 e_license", rule.id))
+                }
+                (_, Some(kind), _) if !e_license_ids.contains(kind.as_str()) => {
+                    problems.push(format!("电子证照类型 “{kind}” 不在 e_licenses.toml 中"))
+                }
+                _ => {}
+            }
+            if problems.is_empty() {
+                rules.push(rule);
+            } else {
+                out.extend(problems.into_iter().map(|p| error(&path, line, p)));
+            }
+        }
+    }
+    (halls, rules)
 }
 
 fn load_calendar(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic>) -> crate::Calendar {
@@ -471,7 +608,7 @@ fn load_phrases(dir: &Path, hasher: &mut DefaultHasher, out: &mut Vec<Diagnostic
 
 fn load_forms(
     dir: &Path,
-    guide_ids: &HashSet<&str>,
+    materials: &HashMap<&str, Vec<&str>>,
     e_license_ids: &HashSet<&str>,
     hasher: &mut DefaultHasher,
     out: &mut Vec<Diagnostic>,
@@ -499,13 +636,32 @@ fn load_forms(
             }
         };
         let mut failed = false;
-        if !guide_ids.contains(form.service_id.as_str()) {
-            out.push(error(
-                &path,
-                find_line(&text, "service_id"),
-                format!("事项 “{}” 不存在", form.service_id),
-            ));
-            failed = true;
+        match materials.get(form.service_id.as_str()) {
+            None => {
+                out.push(error(
+                    &path,
+                    find_line(&text, "service_id"),
+                    format!("事项 “{}” 不存在", form.service_id),
+                ));
+                failed = true;
+            }
+            Some(names) => {
+                let mut seen = HashSet::new();
+                for upload in &form.uploads {
+                    let line = find_line(&text, &format!("\"{}\"", upload.material));
+                    if !names.contains(&upload.material.as_str()) {
+                        out.push(error(
+                            &path,
+                            line,
+                            format!("上传材料 “{}” 不在该事项指南的 [[materials]] 中", upload.material),
+                        ));
+                        failed = true;
+                    } else if !seen.insert(upload.material.as_str()) {
+                        out.push(error(&path, line, format!("上传材料 “{}” 重复", upload.material)));
+                        failed = true;
+                    }
+                }
+            }
         }
         let mut names = HashSet::new();
         for field in &form.fields {
@@ -782,6 +938,15 @@ a = "四"
         .unwrap();
         for (name, text) in guides {
             std::fs::write(dir.path().join("guides").join(name), text).unwrap();
+        }
+        // The demo service offers online handling: it has a form.
+        std::fs::create_dir_all(dir.path().join("forms")).unwrap();
+        if guides.iter().any(|(name, _)| *name == "demo-service.toml") {
+            std::fs::write(
+            dir.path().join("forms/demo-service.toml"),
+                "service_id = \"demo-service\"\n\n[[field]]\nname = \"mobile\"\nlabel = \"手机号码\"\nkind = \"mobile\"\n",
+            )
+            .unwrap();
         }
         dir
     }

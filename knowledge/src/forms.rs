@@ -16,6 +16,25 @@ pub struct Form {
     pub service_id: String,
     #[serde(rename = "field")]
     pub fields: Vec<Field>,
+    /// Materials the applicant provides as files (the rest are generated online or fetched
+    /// from e-licences, 免于提交). Each names one of the guide's `[[materials]]`.
+    #[serde(rename = "upload", default)]
+    pub uploads: Vec<Upload>,
+}
+
+/// A material collected in the dialogue as an attachment (`POST /api/v1/uploads`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upload {
+    /// The material's name, exactly as in the guide's `[[materials]]`.
+    pub material: String,
+    /// Whether the application cannot be submitted without it (conditional materials, such
+    /// as a power of attorney when someone else applies, are `false`).
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// What to photograph or scan, shown when it is asked for.
+    #[serde(default)]
+    pub help: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,19 +88,27 @@ impl Field {
     }
 }
 
-/// Merges member forms into one (first occurrence of a field name wins), for bundles.
+/// Merges member forms into one (first occurrence of a field name or upload wins), for
+/// bundles.
 pub fn merge(service_id: &str, forms: &[&Form]) -> Form {
     let mut fields: Vec<Field> = Vec::new();
+    let mut uploads: Vec<Upload> = Vec::new();
     for form in forms {
         for field in &form.fields {
             if !fields.iter().any(|f| f.name == field.name) {
                 fields.push(field.clone());
             }
         }
+        for upload in &form.uploads {
+            if !uploads.iter().any(|u| u.material == upload.material) {
+                uploads.push(upload.clone());
+            }
+        }
     }
     Form {
         service_id: service_id.to_string(),
         fields,
+        uploads,
     }
 }
 

@@ -16,6 +16,7 @@ mod guide;
 pub mod import;
 mod lexicon;
 pub mod phrases;
+pub mod services;
 pub mod tickets;
 pub mod time;
 pub mod validators;

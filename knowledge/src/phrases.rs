@@ -115,6 +115,15 @@ pub const WORD_LISTS: &[(&str, &str)] = &[
         lists::CONJUNCTIONS,
         "words that join the services of a list (上户口和办医保)",
     ),
+    (lists::APPOINTMENT, "asking to book a visit to a service window (预约)"),
+    (lists::APPOINTMENT_CANCEL, "cancelling one's appointment"),
+    (lists::APPOINTMENT_MOVE, "moving one's appointment to another time"),
+    (lists::APPOINTMENT_MINE, "asking which appointments one has"),
+    (
+        lists::CORRECTION,
+        "answering a 补正 request: providing what an application lacks",
+    ),
+    (lists::RESUBMIT, "sending a corrected application back"),
 ];
 
 /// The keys of `[words]`.
@@ -162,6 +171,12 @@ pub mod lists {
     pub const FREEZE_OFFERS: &str = "freeze_offers";
     pub const CONJUNCTIONS: &str = "conjunctions";
     pub const ABBREVIATIONS: &str = "abbreviations";
+    pub const APPOINTMENT: &str = "appointment";
+    pub const APPOINTMENT_CANCEL: &str = "appointment_cancel";
+    pub const APPOINTMENT_MOVE: &str = "appointment_move";
+    pub const APPOINTMENT_MINE: &str = "appointment_mine";
+    pub const CORRECTION: &str = "correction";
+    pub const RESUBMIT: &str = "resubmit";
 }
 
 /// What is particular to the city running the assistant.

@@ -7,27 +7,11 @@ use std::time::{Duration, SystemTime};
 use knowledge::import::{self, Report, Write};
 use knowledge::{Corpus, Severity};
 
+mod common;
+use common::corpus_copy;
+
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("import-sample").join(name)
-}
-
-/// A copy of `knowledge/data` (all of it) to import into.
-fn corpus_copy() -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data"), dir.path());
-    dir
 }
 
 fn run(source: &Path, dir: &Path) -> Report {

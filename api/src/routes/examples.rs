@@ -288,3 +288,45 @@ pub fn access_log() -> Value {
     json!({ "reads": [{ "actor": "staff-public-security", "actor_role": "dept_staff", "object_kind": "application",
         "object_id": "RX20261130000042", "at": "2026-11-30 10:15" }] })
 }
+
+pub fn upload_response() -> Value {
+    json!({
+        "id": "upl-6f1c2a9e4b7d4e0f9a8b7c6d5e4f3a2b", "session_id": "3f2a9c0d-1e4b-5a69-78c0-d1e2f3a4b5c6",
+        "material": "租赁合同", "file_name": "租赁合同.pdf", "content_type": "application/pdf", "size": 482113,
+        "sha256": "9f2c6b0e7a3d41c58e6f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d", "application": null
+    })
+}
+
+fn appointment() -> Value {
+    json!({
+        "number": "YY20261202000003", "service_id": "passport", "title": "普通护照申请",
+        "hall": "示范市政务服务中心", "address": "示范市中山区民生路88号", "window": "公安户政出入境窗口（A区）",
+        "start": "2026-12-02 14:00", "end": "2026-12-02 14:30", "state": "booked"
+    })
+}
+
+pub fn appointment_list() -> Value {
+    json!({ "appointments": [appointment()] })
+}
+
+pub fn appointment_cancelled() -> Value {
+    let mut body = appointment();
+    body["state"] = "cancelled".into();
+    body
+}
+
+pub fn inbox() -> Value {
+    json!({
+        "items": [{
+            "id": "inb-0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", "kind": "driving-license-expiry",
+            "service_id": "driving-license-renewal", "title": "机动车驾驶证有效期满换证",
+            "reason": "因为您的驾驶证将于 2027-01-15 到期，可以在到期前 90 天内申请换证",
+            "due": "2027-01-15", "start": "我要办机动车驾驶证有效期满换证"
+        }],
+        "reminders": true
+    })
+}
+
+pub fn inbox_settings() -> Value {
+    json!({ "reminders": false })
+}

@@ -23,7 +23,9 @@ pub const HEADER: &str = "idempotency-key";
 const STALE_MS: i64 = 20_000;
 
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
+    // A file upload is stored as sent (a repeat is a second copy, harmless); its body is
+    // larger than the replay store keeps.
+    if request.method() != Method::POST || request.uri().path() == "/api/v1/uploads" {
         return next.run(request).await;
     }
     let Some(key) = request.headers().get(HEADER) else {

@@ -2,6 +2,7 @@
 //! layers every request goes through (body limit, rate limit, tracing).
 
 mod applications;
+mod appointments;
 mod bindings;
 mod chat;
 mod examples;
@@ -12,6 +13,7 @@ pub mod idempotency;
 mod live;
 mod openapi;
 pub mod tickets;
+mod uploads;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -38,6 +40,8 @@ pub fn app(state: AppState) -> Router {
         .merge(applications::router())
         .merge(tickets::router())
         .merge(guides::router())
+        .merge(uploads::router())
+        .merge(appointments::router())
         .merge(openapi::router())
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
@@ -141,7 +145,8 @@ async fn refuse_nul(request: Request, next: Next) -> Response {
     if in_uri(uri.path()) || uri.query().is_some_and(in_uri) {
         return refused();
     }
-    if request.method() != axum::http::Method::POST {
+    // A file's bytes hold NULs by nature; it is stored as bytes, never as text.
+    if request.method() != axum::http::Method::POST || request.uri().path() == "/api/v1/uploads" {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

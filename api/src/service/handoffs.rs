@@ -193,7 +193,7 @@ async fn dialogue_of(state: &AppState, session_id: &str) -> Result<bot::Dialogue
 /// guides it considered, that guide's summary (its summary is the cited section, word for
 /// word). Computed without changing the conversation.
 pub fn suggest(engine: &bot::Engine, dialogue: &bot::DialogueState, questions: &[String]) -> Vec<Suggested> {
-    let context = bot::Context { user: None };
+    let context = bot::Context::anonymous();
     for question in questions {
         let Ok((_, reply)) = bot::respond(engine, &context, dialogue, question) else {
             continue;
@@ -491,7 +491,7 @@ pub fn assist(engine: &bot::Engine, transcript: &[(String, String)]) -> Result<A
     }
     // The caller's lines as a conversation with the assistant, in order: follow-ups keep
     // their topic, a complaint collects its what and where.
-    let context = bot::Context { user: None };
+    let context = bot::Context::anonymous();
     let mut dialogue = bot::DialogueState::default();
     let mut messages = Vec::new();
     let mut last = None;

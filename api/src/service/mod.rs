@@ -12,9 +12,11 @@
 //! Knows no HTTP: no status codes, no axum; errors are [`Error`], mapped to responses in
 //! `crate::error`.
 
+pub mod appointments;
 pub mod audit;
 pub mod handoffs;
 pub mod ratings;
+pub mod reminders;
 pub mod tickets;
 pub mod turn;
 

@@ -53,6 +53,7 @@ pub fn new_application(
         // turns): with the session it names one submission of one form.
         idempotency_key: format!("{session_id}:{}", submission.idempotency_key),
         parts,
+        uploads: (!submission.uploads.is_empty()).then(|| (session_id.to_string(), submission.uploads.clone())),
     })
 }
 
@@ -181,13 +182,17 @@ pub async fn status_text(state: &AppState, engine: &Engine, user: &User) -> Resu
     if !applications.is_empty() {
         lines.push(format!("您共有 {} 件申请：", applications.len()));
     }
+    let mut to_correct = 0;
     for application in applications.iter().take(10) {
-        let title = engine
-            .corpus
-            .guide(&application.service_id)
-            .map_or(application.service_id.as_str(), |g| g.title.as_str());
+        let guide = engine.corpus.guide(&application.service_id);
+        let title = guide.map_or(application.service_id.as_str(), |g| g.title.as_str());
+        // Who holds it: the department that handles the service, until it is finished.
+        let holder = match (application.state.is_final(), guide) {
+            (false, Some(g)) => format!("；办理部门：{}", department_name(engine, &g.department)),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "· {}《{}》：{}；下一步：{}{}",
+            "· {}《{}》：{}{holder}；下一步：{}{}",
             application.number,
             title,
             application.state.label(),
@@ -198,6 +203,17 @@ pub async fn status_text(state: &AppState, engine: &Engine, user: &User) -> Resu
                 .map(|d| format!("；承诺办结日期 {d}"))
                 .unwrap_or_default()
         ));
+        if application.state == backend::AppState::CorrectionRequested {
+            to_correct += 1;
+            lines.push(format!(
+                "    您现在需要做：补正{}。在这里说“补正”即可上传补正材料并重新提交，不用再跑一趟。",
+                application
+                    .note
+                    .as_deref()
+                    .map(|n| format!("（{n}）"))
+                    .unwrap_or_default()
+            ));
+        }
         for part in state.store.application_parts(&application.number).await? {
             let part_title = engine
                 .corpus
@@ -205,9 +221,16 @@ pub async fn status_text(state: &AppState, engine: &Engine, user: &User) -> Resu
                 .map_or(part.service_id.as_str(), |g| g.title.as_str());
             lines.push(format!("    - {}：{}", part_title, part.state.label()));
         }
-        if let Some(note) = &application.note {
+        if let Some(note) = application
+            .note
+            .as_ref()
+            .filter(|_| application.state != backend::AppState::CorrectionRequested)
+        {
             lines.push(format!("    说明：{note}"));
         }
+    }
+    if to_correct > 0 {
+        lines.push("回复“补正”开始补正。".into());
     }
     Ok(lines.join("\n"))
 }
@@ -525,4 +548,111 @@ pub(crate) fn step_error(err: backend::Error) -> Error {
         backend::Error::NotFound(number) => Error::NotFound(format!("没有找到编号为“{number}”的工单。")),
         other => Error::internal(other),
     }
+}
+
+/// The material name of files uploaded for a 补正.
+pub const CORRECTION_MATERIAL: &str = "补正材料";
+
+/// The citizen's application waiting for 补正 (the most recent), what it lacks, and the
+/// files uploaded for it so far in this conversation.
+pub async fn correction(
+    state: &AppState,
+    engine: &Engine,
+    user: &User,
+    session_id: &str,
+) -> Result<(String, Option<backend::Application>, usize)> {
+    let waiting = state
+        .store
+        .applications_of(&user.id)
+        .await?
+        .into_iter()
+        .find(|a| a.state == backend::AppState::CorrectionRequested);
+    let Some(application) = waiting else {
+        return Ok((
+            "您目前没有需要补正的申请。可以说“我的办理进度”查看全部进度。".into(),
+            None,
+            0,
+        ));
+    };
+    let files = state
+        .store
+        .pending_uploads(session_id)
+        .await?
+        .into_iter()
+        .filter(|u| u.material == CORRECTION_MATERIAL)
+        .count();
+    let title = engine
+        .corpus
+        .guide(&application.service_id)
+        .map_or(application.service_id.as_str(), |g| g.title.as_str());
+    let mut text = format!(
+        "办件 {}《{title}》需要补正：{}。",
+        application.number,
+        application
+            .note
+            .as_deref()
+            .unwrap_or("请按部门一次性告知的清单补齐材料")
+    );
+    if files == 0 {
+        text.push_str("\n请点“上传材料”上传补正文件（照片或扫描件，可以传多份），传完后回复“重新提交”。");
+    } else {
+        text.push_str(&format!(
+            "\n已收到 {files} 份补正文件。还有要传的继续上传；传完了回复“重新提交”。"
+        ));
+    }
+    Ok((text, Some(application), files))
+}
+
+/// Sends a corrected application back (补正 → 已提交) with the files uploaded for it; the
+/// flag says whether it went (not: the 补正 goes on).
+pub async fn resubmit(
+    state: &AppState,
+    engine: &Engine,
+    user: &User,
+    number: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<(String, bool)> {
+    let (_, waiting, files) = correction(state, engine, user, session_id).await?;
+    let Some(application) = waiting.filter(|a| a.number == number) else {
+        return Ok((format!("办件 {number} 现在不需要补正，无需重新提交。"), true));
+    };
+    if files == 0 {
+        return Ok((
+            "还没有收到补正文件：请先点“上传材料”上传，再回复“重新提交”。".into(),
+            false,
+        ));
+    }
+    let reason = format!("申请人在对话中补正，上传 {files} 份材料");
+    let moved = state
+        .store
+        .transition(
+            &application.number,
+            &user.id,
+            backend::AppState::Submitted,
+            Some(&reason),
+            None,
+            now,
+        )
+        .await?;
+    let ids: Vec<String> = state
+        .store
+        .pending_uploads(session_id)
+        .await?
+        .into_iter()
+        .filter(|u| u.material == CORRECTION_MATERIAL)
+        .map(|u| u.id)
+        .collect();
+    let mut tx = state.store.begin().await?;
+    tx.link_uploads(session_id, &ids, &moved.number).await?;
+    tx.commit().await?;
+    Ok((
+        format!(
+            "已重新提交办件 {}，附补正文件 {files} 份，状态：{}。{}。",
+            moved.number,
+            moved.state.label(),
+            moved.state.next_step()
+        ),
+        true,
+    ))
 }

@@ -247,6 +247,7 @@ async fn attempt(
             application: None,
             ticket: None,
             handoff: Some(status),
+            appointment: None,
         })));
     }
     let (version, mut dialogue) = match &stored {
@@ -264,6 +265,22 @@ async fn attempt(
         dialogue.paused_form = serde_json::from_str(&draft).ok();
     }
     let engine = state.engine.load_full();
+    // Files uploaded for the form in progress reach it with this turn.
+    let uploads: Vec<bot::Attachment> = if dialogue.form.is_some() {
+        state
+            .store
+            .pending_uploads(session_id)
+            .await?
+            .into_iter()
+            .map(|u| bot::Attachment {
+                id: u.id,
+                material: u.material,
+                file_name: u.file_name,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (mut next, mut reply) = {
         let engine = engine.clone();
         let text = message.to_string();
@@ -271,6 +288,7 @@ async fn attempt(
         tokio::task::spawn_blocking(move || {
             let context = bot::Context {
                 user: context_user.as_ref(),
+                uploads: &uploads,
             };
             bot::respond(&engine, &context, &dialogue, &text)
         })
@@ -292,7 +310,85 @@ async fn attempt(
     let turn_key = format!("{session_id}:{next_version}");
 
     let effect = reply.effect.take();
+    let mut appointment = None;
+    let mut show = |shown: super::appointments::Shown, reply: &mut bot::Reply, next: &mut bot::DialogueState| {
+        reply.text = shown.text;
+        reply.quick_replies = shown.quick_replies;
+        next.slots = shown.offered;
+        appointment = shown.appointment;
+    };
+    let login_first = "预约需要先登录（统一身份认证），登录后就能选时段、查看和取消预约。";
     let prepared = match (&effect, user) {
+        (
+            Some(bot::Effect::OfferSlots {
+                service_id,
+                day,
+                part,
+                moving,
+            }),
+            _,
+        ) => {
+            let shown = super::appointments::offer(state, &engine, service_id, *day, *part, *moving, now).await?;
+            show(shown, &mut reply, &mut next);
+            Prepared::None
+        }
+        (Some(bot::Effect::Book { slot, moving }), Some(user)) => {
+            let shown =
+                super::appointments::book(state, &engine, user, context_user, slot, *moving, session_id, now).await?;
+            show(shown, &mut reply, &mut next);
+            Prepared::None
+        }
+        (Some(bot::Effect::CancelAppointment { service_id }), Some(user)) => {
+            let shown = super::appointments::cancel(state, &engine, user, service_id.as_deref(), now).await?;
+            show(shown, &mut reply, &mut next);
+            Prepared::None
+        }
+        (Some(bot::Effect::ListAppointments), Some(user)) => {
+            let shown = super::appointments::list(state, &engine, user).await?;
+            show(shown, &mut reply, &mut next);
+            Prepared::None
+        }
+        (Some(bot::Effect::StartCorrection), Some(user)) => {
+            let (text, waiting, files) = super::tickets::correction(state, &engine, user, session_id).await?;
+            reply.text = text;
+            next.correcting = waiting.as_ref().map(|a| a.number.clone());
+            if let Some(application) = waiting {
+                reply.quick_replies = vec!["重新提交".into()];
+                // The panel the widget shows with its upload button.
+                reply.form = Some(bot::FormView {
+                    service_id: application.service_id,
+                    state: "collecting".into(),
+                    fields: Vec::new(),
+                    missing: Vec::new(),
+                    uploads: vec![bot::UploadView {
+                        material: super::tickets::CORRECTION_MATERIAL.into(),
+                        required: true,
+                        status: if files == 0 { "missing" } else { "attached" }.into(),
+                        file_name: (files > 0).then(|| format!("已上传 {files} 份")),
+                        help: application.note,
+                    }],
+                });
+            }
+            Prepared::None
+        }
+        (Some(bot::Effect::Resubmit { number }), Some(user)) => {
+            let (text, done) = super::tickets::resubmit(state, &engine, user, number, session_id, now).await?;
+            reply.text = text;
+            if done {
+                reply.quick_replies = vec!["我的办理进度".into()];
+            } else {
+                next.correcting = Some(number.clone());
+            }
+            Prepared::None
+        }
+        (
+            Some(bot::Effect::Book { .. } | bot::Effect::CancelAppointment { .. } | bot::Effect::ListAppointments),
+            None,
+        ) => {
+            reply.text = login_first.into();
+            reply.quick_replies = vec!["登录".into()];
+            Prepared::None
+        }
         (Some(bot::Effect::Submit(submission)), Some(user)) => {
             // The dialogue binds identity fields already; this is the last word before the
             // record exists: a value that is not the submitter's own is never stored.
@@ -353,11 +449,33 @@ async fn attempt(
         }
         (Some(bot::Effect::ListStatus), Some(user)) => {
             reply.text = super::tickets::status_text(state, &engine, user).await?;
-            reply.quick_replies = vec!["转人工客服".into()];
+            reply.quick_replies = if reply.text.contains("回复“补正”") {
+                vec!["补正".into(), "转人工客服".into()]
+            } else {
+                vec!["转人工客服".into()]
+            };
             Prepared::None
         }
         _ => Prepared::None,
     };
+
+    // 服务找人: a greeting shows what is due, each a tap away.
+    if reply.intent == bot::Intent::Chitchat
+        && let Some(user) = user
+    {
+        let items = super::reminders::inbox(state, &user.id).await?;
+        if !items.is_empty() {
+            let mut lines = vec![format!("\n\n您有 {} 条待办提醒：", items.len())];
+            let mut starts = Vec::new();
+            for item in items.iter().take(3) {
+                lines.push(format!("· {}（{}）", item.reason, item.title));
+                starts.push(item.start.clone());
+            }
+            reply.text.push_str(&lines.join("\n"));
+            starts.append(&mut reply.quick_replies);
+            reply.quick_replies = starts;
+        }
+    }
 
     let mut tx = state.store.begin().await?;
     match tx
@@ -452,6 +570,7 @@ async fn attempt(
         application,
         ticket,
         handoff: None,
+        appointment,
     };
     let state_json = serde_json::to_string(&next).map_err(Error::internal)?;
     let payload = serde_json::to_string(&response.reply).map_err(Error::internal)?;
@@ -468,6 +587,12 @@ async fn attempt(
     })
     .await?;
     tx.commit().await?;
+    // A reminder of this service is done once it is applied for.
+    if let (Some(user), Some(application)) = (user, &response.application)
+        && let Err(err) = state.store.finish_inbox_items(&user.id, &application.service_id).await
+    {
+        tracing::warn!(error = %err, "reminders of a submitted service not cleared");
+    }
     tracing::info!(session = %session_id, intent = reply.intent.as_str(), n_guides = reply.guides.len(), "chat turn");
     Ok(Some(Turned::Answered { response, to_human }))
 }
