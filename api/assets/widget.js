@@ -305,7 +305,7 @@
   function uploadButton(u) {
     const input = h('input', {
       type: 'file', accept: 'image/jpeg,image/png,application/pdf', class: 'banshi-file',
-      'aria-label': `上传${u.material}`, hidden: true,
+      'aria-label': `上传${u.material}`, tabindex: '-1',
     });
     input.addEventListener('change', async () => {
       const file = input.files && input.files[0];

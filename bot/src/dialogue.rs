@@ -753,7 +753,16 @@ fn start_form(
     next.paused_form = None;
     let state = crate::forms::start(form, context, next.n_turns);
     let outcome = crate::forms::opening(&engine.corpus, form, state, context);
-    finish_form(next, form, outcome)
+    let (next, mut reply) = finish_form(next, form, outcome);
+    // The reply is about the service applied for.
+    if let Some(guide) = engine.corpus.guide(&form.service_id) {
+        reply.guides = vec![GuideHit {
+            id: guide.id.clone(),
+            title: guide.title.clone(),
+            score: 1.0,
+        }];
+    }
+    (next, reply)
 }
 
 fn continue_form(
@@ -774,6 +783,31 @@ fn continue_form(
         );
         return (next, reply);
     };
+    // “要交钱吗”, “要带什么” in the middle of a form: a question about the service, not an
+    // answer to the field asked (which it does not pass). Answered from the guide, then the
+    // same question is asked again; nothing of the form changes.
+    let focus = Focus::detect(&engine.corpus.phrases, message);
+    let awaited = form_state
+        .awaiting
+        .as_deref()
+        .and_then(|a| form.fields.iter().find(|f| f.name == a));
+    let answers_field = awaited.is_some_and(|f| f.check(message).is_ok());
+    let question = message.trim_end().ends_with(['?', '？', '吗', '呢']);
+    if !matches!(focus, Focus::General | Focus::Full)
+        && (!answers_field || question)
+        && form_state.phase == crate::forms::Phase::Collecting
+        && let Some(guide) = engine.corpus.guide(&form.service_id)
+    {
+        let (text, citations) = compose::answer(&engine.corpus, guide, focus, best_faq(engine, guide, message));
+        let again = crate::forms::next_question(&form, form_state, &guide.title, context);
+        let outcome = crate::forms::Outcome {
+            text: format!("{text}\n\n继续填写：{}", again.text),
+            ..again
+        };
+        let (next, mut reply) = finish_form(next, &form, outcome);
+        reply.citations = citations;
+        return (next, reply);
+    }
     let outcome = crate::forms::turn(&engine.corpus, &form, form_state, context, message);
     finish_form(next, &form, outcome)
 }
@@ -1165,6 +1199,45 @@ mod phrase_tests {
         let corpus = knowledge::Corpus::load(&dir).unwrap().corpus;
         Engine::new(corpus, index::IndexConfig::default()).unwrap()
     });
+
+    /// A question about the service in the middle of a form is answered from the guide, and
+    /// the form goes on where it was.
+    #[test]
+    fn a_question_inside_a_form_is_answered_and_the_form_goes_on() {
+        let state = DialogueState::default();
+        let (state, opened) = respond(&ENGINE, &Context::anonymous(), &state, "我要在线办理身份证到期换领").unwrap();
+        let awaiting = state.form.as_ref().unwrap().awaiting.clone();
+        assert!(awaiting.is_some(), "{}", opened.text);
+        let (state, reply) = respond(&ENGINE, &Context::anonymous(), &state, "要交钱吗").unwrap();
+        assert!(
+            reply.text.contains("继续填写") && reply.text.contains("元"),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.citations.iter().any(|c| c.section == "fees"),
+            "{:?}",
+            reply.citations
+        );
+        assert_eq!(
+            state.form.as_ref().unwrap().awaiting,
+            awaiting,
+            "the same question again"
+        );
+        let (state, reply) = respond(&ENGINE, &Context::anonymous(), &state, "王小明").unwrap();
+        assert_eq!(
+            state
+                .form
+                .as_ref()
+                .unwrap()
+                .values
+                .get("name")
+                .map(|v| v.value.as_str()),
+            Some("王小明"),
+            "{}",
+            reply.text
+        );
+    }
 
     /// Another city's text and ordinal words come from its data: the greeting names that
     /// city with its own quick replies, and an ordinal word added to the data picks its option.

@@ -260,13 +260,13 @@ async fn a_citizen_and_an_agent_use_banshi_in_a_real_browser() {
         let store = db.open().await;
         api::demo::seed(&store, &[]).await.unwrap();
         let base = serve(store.clone()).await;
-        citizen_journey(&driver, &base, &db.label).await;
+        citizen_journey(&driver, &base, &db.label, &store).await;
         store.close().await;
         db.cleanup().await;
     }
 }
 
-async fn citizen_journey(driver: &Driver, base: &str, label: &str) {
+async fn citizen_journey(driver: &Driver, base: &str, label: &str, store: &backend::Store) {
     let citizen = open_browser(driver, 1280, 800).await;
     citizen.goto(&format!("{base}/")).await.unwrap();
     // The bubble is a real button a keyboard reaches; opening focuses the input.
@@ -495,6 +495,51 @@ async fn citizen_journey(driver: &Driver, base: &str, label: &str) {
         &format!("[...document.querySelectorAll('#banshi-log .banshi-bot .banshi-text')].pop().innerText.includes('{number}')"),
     )
     .await;
+
+    // The department asks for a 补正: the file is chosen in the widget's panel, uploaded, and
+    // the application goes back with it.
+    store
+        .transition(
+            &number,
+            "staff-public-security",
+            backend::AppState::CorrectionRequested,
+            Some("请补充近期免冠照片"),
+            None,
+            backend::now_millis(),
+        )
+        .await
+        .unwrap();
+    say(&citizen, "补正").await;
+    wait_for(
+        &citizen,
+        "the upload button",
+        "!!document.querySelector('#banshi-form .banshi-upload')",
+    )
+    .await;
+    let file = std::env::temp_dir().join(format!("banshi-{label}-photo.pdf"));
+    std::fs::write(&file, b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj<<>>endobj\n%%EOF\n").unwrap();
+    citizen
+        .find(Locator::Css("#banshi-form input.banshi-file"))
+        .await
+        .unwrap()
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    wait_for(
+        &citizen,
+        "the file received",
+        "document.querySelector('#banshi-log').innerText.includes('已收到 1 份')",
+    )
+    .await;
+    say(&citizen, "重新提交").await;
+    wait_for(
+        &citizen,
+        "the resubmission",
+        "document.querySelector('#banshi-log').innerText.includes('已重新提交')",
+    )
+    .await;
+    assert_eq!(store.uploads_of_application(&number).await.unwrap().len(), 1, "{label}");
+    let _ = std::fs::remove_file(&file);
 
     // 转人工: an agent in a second browser takes it; they talk both ways; closed; rated.
     click(&citizen, "#banshi-new").await;
