@@ -56,6 +56,31 @@ pub struct AppointmentList {
     pub appointments: Vec<AppointmentBody>,
 }
 
+/// Knowledge gaps of a period, grouped by meaning, largest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GapReport {
+    /// From when (China time).
+    pub since: String,
+    /// Questions and bad-rating reasons read.
+    pub n_questions: usize,
+    /// Groups found (the largest are listed).
+    pub n_topics: usize,
+    pub clusters: Vec<GapCluster>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GapCluster {
+    /// The group's most typical question (masked).
+    pub topic: String,
+    pub count: usize,
+    /// Up to three questions of the group, the topic first.
+    pub examples: Vec<String>,
+    /// declined, unsure, bad_rating → count.
+    pub kinds: std::collections::BTreeMap<String, usize>,
+    /// The guide closest to what was asked: often the neighbour to write a guide beside.
+    pub closest: Option<GuideRef>,
+}
+
 /// 服务找人: something due for the citizen.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InboxItemBody {

@@ -443,6 +443,7 @@ mod applications;
 mod appointments;
 mod audit;
 mod channels;
+mod gaps;
 mod handoffs;
 mod idempotency;
 mod inbox;
@@ -454,6 +455,7 @@ mod tickets;
 mod uploads;
 pub use appointments::{Appointment, BookError, Booking};
 pub use audit::AccessEntry;
+pub use gaps::Gap;
 pub use inbox::{InboxItem, NewInboxItem};
 pub use uploads::{NewUpload, Upload};
 

@@ -10,6 +10,7 @@ pub mod appointments;
 mod compose;
 mod dialogue;
 pub mod forms;
+pub mod gaps;
 mod intent;
 pub mod lookalikes;
 pub mod plain;

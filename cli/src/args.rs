@@ -46,6 +46,8 @@ pub enum Command {
     Loadtest(crate::loadtest::LoadArgs),
     /// Copy the SQLite database while the server runs (a consistent snapshot).
     Backup(BackupArgs),
+    /// What citizens asked that no guide answered, grouped by meaning, largest first.
+    Gaps(GapsArgs),
     /// 12345 ticket tools.
     Ticket {
         #[command(subcommand)]
@@ -201,6 +203,24 @@ mod tests {
         assert!(!serve_config(&["--addr", "127.0.0.1:8080", "--dev-login", "auto"]).dev_login_enabled());
         assert!(serve_config(&["--addr", "0.0.0.0:8080", "--dev-login", "on"]).dev_login_enabled());
     }
+}
+
+#[derive(Debug, Args)]
+pub struct GapsArgs {
+    /// The server's database.
+    #[arg(long, env = "DATABASE_URL", default_value = api::config::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// The last this many days.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// List the largest this many topics.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
 }
 
 #[derive(Debug, Args)]

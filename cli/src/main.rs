@@ -19,8 +19,8 @@ use api::config::{KnowledgeArgs, LogFormat, ServeConfig};
 use api::state::{load_engine, load_model};
 use api::wire::{AskOutput, SearchResponse};
 use args::{
-    AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, ImportArgs, IndexCommand, KnowledgeCommand, SearchArgs,
-    TicketCommand,
+    AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, GapsArgs, ImportArgs, IndexCommand, KnowledgeCommand,
+    SearchArgs, TicketCommand,
 };
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -72,6 +72,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Backup(args) => backup(&args),
+        Command::Gaps(args) => gaps(&args),
         Command::Loadtest(args) => loadtest::run(&args),
         Command::Ticket {
             command: TicketCommand::Classify { json, batch, knowledge },
@@ -114,6 +115,28 @@ fn backup(args: &BackupArgs) -> anyhow::Result<()> {
     })?;
     let bytes = std::fs::metadata(&args.to).map(|m| m.len()).unwrap_or(0);
     println!("已备份到 {}（{bytes} 字节）", args.to.display());
+    Ok(())
+}
+
+fn gaps(args: &GapsArgs) -> anyhow::Result<()> {
+    let engine = std::sync::Arc::new(engine(&args.knowledge)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let store = backend::Store::open(&args.database_url)
+            .await
+            .with_context(|| format!("无法打开数据库 {}", backend::redact(&args.database_url)))?;
+        let since = backend::now_millis() - i64::from(args.days.max(1)) * 86_400_000;
+        let report = api::service::gaps::report(&store, engine, since, args.top.max(1))
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        store.close().await;
+        anyhow::Ok(report)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", api::service::gaps::render(&report));
+    }
     Ok(())
 }
 

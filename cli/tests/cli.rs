@@ -536,3 +536,42 @@ fn stopping_finishes_the_turns_already_received() {
     again.wait().ok();
     eprintln!("{TURNS} turns, {after_signal} answered after SIGTERM, stopped in {stopped_in:?}");
 }
+
+/// `banshi gaps` reads what the server recorded and prints it grouped, largest first.
+#[test]
+fn gaps_lists_the_unanswered_topics_with_their_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gaps.db").display());
+    let now = backend::now_millis();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = backend::Store::open(&url).await.unwrap();
+        for text in ["养犬登记怎么办理", "养犬登记证丢了怎么补办", "养犬登记要带什么材料"]
+        {
+            store.add_gap("declined", text, None, now).await.unwrap();
+        }
+        for text in ["渔业捕捞许可证怎么申请", "申请渔业捕捞许可证需要什么条件"] {
+            store.add_gap("declined", text, None, now).await.unwrap();
+        }
+        store.close().await;
+    });
+    let json = stdout_json(&banshi(&["gaps", "--json", "--database-url", &url]));
+    assert_eq!(json["n_questions"], 5, "{json}");
+    let counts: Vec<u64> = json["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [3, 2], "{json}");
+    assert!(
+        json["clusters"][0]["topic"].as_str().unwrap().contains("养犬"),
+        "{json}"
+    );
+    let text = banshi(&["gaps", "--database-url", &url]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("— 3 条") && text.contains("最接近"), "{text}");
+}

@@ -330,3 +330,15 @@ pub fn inbox() -> Value {
 pub fn inbox_settings() -> Value {
     json!({ "reminders": false })
 }
+
+pub fn gap_report() -> Value {
+    json!({
+        "since": "2026-11-24 10:00", "n_questions": 58, "n_topics": 9,
+        "clusters": [{
+            "topic": "离婚登记要准备什么材料", "count": 37,
+            "examples": ["离婚登记要准备什么材料", "离婚登记在哪个窗口", "离婚证当天能拿吗"],
+            "kinds": { "declined": 35, "unsure": 2 },
+            "closest": { "id": "marriage-registration", "title": "内地居民结婚登记", "score": 0.0 }
+        }]
+    })
+}

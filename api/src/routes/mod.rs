@@ -6,6 +6,7 @@ mod appointments;
 mod bindings;
 mod chat;
 mod examples;
+mod gaps;
 mod guides;
 mod handoffs;
 mod health;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(guides::router())
         .merge(uploads::router())
         .merge(appointments::router())
+        .merge(gaps::router())
         .merge(openapi::router())
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));

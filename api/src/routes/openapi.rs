@@ -43,6 +43,7 @@ use crate::state::AppState;
         super::appointments::cancel,
         super::appointments::inbox,
         super::appointments::settings,
+        super::gaps::gaps,
         super::tickets::list,
         super::tickets::one,
         super::tickets::confirm,

@@ -124,6 +124,16 @@ pub async fn record_in(tx: &mut backend::Tx, state: &AppState, checked: &Checked
             other => Error::internal(other),
         })?;
     let rectification_due = rating.is_bad().then_some(checked.rectification_due);
+    // A bad rating's reason says what was missing: kept, masked, with the knowledge gaps.
+    if rating.is_bad() && !checked.new.comment.trim().is_empty() {
+        tx.add_gap(
+            "bad_rating",
+            &bot::gaps::redact(&checked.new.comment),
+            checked.new.service_id.as_deref(),
+            now,
+        )
+        .await?;
+    }
     Ok(Saved {
         rating,
         changed: !created,

@@ -557,6 +557,16 @@ async fn attempt(
     if let Some(user) = user {
         keep_draft(&mut tx, user, &next, &reply, now).await?;
     }
+    // Knowledge gaps: a question declined, or answered only with “which of these?”.
+    let gap = match reply.intent {
+        bot::Intent::OutOfScope => Some("declined"),
+        bot::Intent::Service if next.candidates.len() > 1 && next.form.is_none() => Some("unsure"),
+        _ => None,
+    };
+    if let Some(kind) = gap {
+        let closest = reply.guides.first().map(|g| g.id.as_str());
+        tx.add_gap(kind, &bot::gaps::redact(message), closest, now).await?;
+    }
     let response = ChatResponse {
         session_id: session_id.to_string(),
         intent: reply.intent.as_str().to_string(),

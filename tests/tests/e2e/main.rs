@@ -10,6 +10,7 @@ mod corpus;
 mod desk;
 mod forms;
 mod fuzz;
+mod gaps;
 mod handoffs;
 mod hardening;
 mod reload;
