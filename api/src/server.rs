@@ -37,13 +37,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     let fingerprint = source.fingerprint();
     let loader = source.clone();
-    let engine = tokio::task::spawn_blocking(move || loader.load())
+    // With the encoder, answers start at once on BM25 and the rules while the guides'
+    // embeddings are computed in the background (hybrid once they are).
+    let warm_up = source.model.is_some();
+    let engine = tokio::task::spawn_blocking(move || if warm_up { loader.load_bm25() } else { loader.load() })
         .await?
         .with_context(|| format!("无法加载知识库 {}", source.dir.display()))?;
     tracing::info!(n_guides = engine.corpus.len(), dir = %source.dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "knowledge loaded");
-    match engine.semantic.is_some() {
-        true => tracing::info!(mode = ?engine.default_mode(), fusion = ?engine.fusion, "search: encoder loaded"),
-        false => tracing::warn!("search: BM25 only (degraded: no encoder); /readyz says so"),
+    match (engine.semantic.is_some(), warm_up) {
+        (true, _) => tracing::info!(mode = ?engine.default_mode(), fusion = ?engine.fusion, "search: encoder loaded"),
+        (false, true) => {
+            tracing::info!("search: BM25 while the guides' embeddings are computed; /readyz shows how far")
+        }
+        (false, false) => tracing::warn!("search: BM25 only (degraded: no encoder); /readyz says so"),
     }
     let store = backend::Store::open(&config.database_url)
         .await
@@ -89,14 +95,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .map(|o| o.trim().to_string())
         .filter(|o| !o.is_empty())
         .collect();
-    if config.reload_interval_secs > 0 {
-        tokio::spawn(crate::tasks::reload_knowledge(
-            state.clone(),
-            source,
-            fingerprint,
-            Duration::from_secs(config.reload_interval_secs),
-        ));
-    }
+    let progress = warm_up.then(bot::semantic::Progress::new);
+    state.warmup = progress.clone();
+    let reload = (config.reload_interval_secs > 0).then(|| Duration::from_secs(config.reload_interval_secs));
+    tokio::spawn(crate::tasks::warm_up_then_reload(
+        state.clone(),
+        source,
+        fingerprint,
+        progress,
+        reload,
+    ));
     tokio::spawn(crate::tasks::purge_old_sessions(state.clone(), config.retention_days));
     tokio::spawn(crate::tasks::sweep_sla(state.clone(), Duration::from_secs(60)));
     tokio::spawn(crate::tasks::remind(state.clone(), Duration::from_secs(3600)));

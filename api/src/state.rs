@@ -66,6 +66,30 @@ impl KnowledgeSource {
         load_engine(&self.dir, self.strict, self.index, None, self.model.as_ref())
     }
 
+    /// Serving from the first second: the folder with BM25 and the rules only (no encoder),
+    /// then [`KnowledgeSource::embed`] off the executor for the full engine.
+    pub fn load_bm25(&self) -> anyhow::Result<Engine> {
+        let mut engine = load_engine(&self.dir, self.strict, self.index, None, None)?;
+        if let Some(model) = &self.model {
+            engine.fusion = model.fusion;
+        }
+        Ok(engine)
+    }
+
+    /// The full engine (the encoder's chunk embeddings, cached by text, and the heads), with
+    /// its progress shown in `progress`.
+    pub fn embed(&self, progress: &bot::semantic::Progress) -> anyhow::Result<Engine> {
+        load_engine_with(
+            &self.dir,
+            self.strict,
+            self.index,
+            None,
+            self.model.as_ref(),
+            Some(progress),
+            true,
+        )
+    }
+
     /// The folder's fingerprint now: take it before `load` and hand it to the reloader.
     pub fn fingerprint(&self) -> Option<u64> {
         knowledge::fingerprint(&self.dir).ok()
@@ -84,8 +108,31 @@ pub fn load_engine(
     previous: Option<&knowledge::Corpus>,
     model: Option<&ModelSetup>,
 ) -> anyhow::Result<Engine> {
+    load_engine_with(dir, strict, config, previous, model, None, false)
+}
+
+/// [`load_engine`] showing the embedding's progress in `progress` (a CLI's bar).
+pub fn load_engine_showing(
+    dir: &Path,
+    config: index::IndexConfig,
+    model: Option<&ModelSetup>,
+    progress: &bot::semantic::Progress,
+) -> anyhow::Result<Engine> {
+    load_engine_with(dir, false, config, None, model, Some(progress), false)
+}
+
+fn load_engine_with(
+    dir: &Path,
+    strict: bool,
+    config: index::IndexConfig,
+    previous: Option<&knowledge::Corpus>,
+    model: Option<&ModelSetup>,
+    progress: Option<&bot::semantic::Progress>,
+    quiet: bool,
+) -> anyhow::Result<Engine> {
     let mut outcome = knowledge::Corpus::load(dir)?;
-    for diagnostic in &outcome.diagnostics {
+    // The second load at start (the full engine after the BM25 one) does not repeat them.
+    for diagnostic in outcome.diagnostics.iter().filter(|_| !quiet) {
         tracing::warn!(%diagnostic, "knowledge file problem");
     }
     let corpus = if strict {
@@ -105,7 +152,9 @@ pub fn load_engine(
         outcome.corpus
     };
     let mut engine = match model {
-        Some(model) => Engine::with_encoder(corpus, config, model.encoder.clone(), Some(&model.cache_dir))?,
+        Some(model) => {
+            Engine::with_encoder_progress(corpus, config, model.encoder.clone(), Some(&model.cache_dir), progress)?
+        }
         None => Engine::new(corpus, config)?,
     };
     if let Some(model) = model {
@@ -147,6 +196,8 @@ pub struct AppState {
     /// The fingerprint of the knowledge folder being served (0 when not known), shown by
     /// `/healthz` so an operator can see that every replica serves the same version.
     pub knowledge_version: Arc<std::sync::atomic::AtomicU64>,
+    /// The guides' embeddings computed after start, while BM25 answers: how far they are.
+    pub warmup: Option<Arc<bot::semantic::Progress>>,
 }
 
 impl AppState {
@@ -310,6 +361,7 @@ impl AppState {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
             knowledge_version: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            warmup: None,
         }
     }
 }

@@ -96,3 +96,55 @@ pub async fn remind(state: AppState, interval: Duration) {
         }
     }
 }
+
+/// Computes the full engine (the guides' embeddings and the heads) off the executor while
+/// BM25 answers, logging its progress every 5 s, and swaps it in; then watches the folder
+/// (a change made meanwhile is seen: `loaded` was taken before the first load).
+pub async fn warm_up_then_reload(
+    state: AppState,
+    source: KnowledgeSource,
+    loaded: Option<u64>,
+    progress: Option<std::sync::Arc<bot::semantic::Progress>>,
+    reload: Option<Duration>,
+) {
+    if let Some(progress) = progress {
+        let started = std::time::Instant::now();
+        let shown = progress.clone();
+        let logger = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(5));
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let view = shown.view();
+                tracing::info!(
+                    phase = view.phase,
+                    done = view.done,
+                    total = view.total,
+                    per_second = format!("{:.1}", view.per_second),
+                    eta_s = view.eta_s.map(|s| s.round() as u64),
+                    "computing the guides' embeddings (answers use BM25 meanwhile)"
+                );
+            }
+        });
+        let loader = source.clone();
+        let working = progress.clone();
+        match tokio::task::spawn_blocking(move || loader.embed(&working)).await {
+            Ok(Ok(engine)) => {
+                let view = progress.view();
+                state.engine.store(std::sync::Arc::new(engine));
+                tracing::info!(
+                    embedded = view.done,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "search: hybrid (the guides' embeddings are ready)"
+                );
+            }
+            Ok(Err(err)) => tracing::error!(error = %err, "the guides' embeddings failed: still BM25 only"),
+            Err(err) => tracing::error!(error = %err, "the embedding task failed: still BM25 only"),
+        }
+        logger.abort();
+        progress.set_phase("ready");
+    }
+    if let Some(interval) = reload {
+        reload_knowledge(state, source, loaded, interval).await;
+    }
+}

@@ -185,6 +185,21 @@ pub struct Health {
     /// The version of the knowledge folder served (a fingerprint of its files): equal on
     /// every replica once a reload has reached them all.
     pub knowledge: String,
+    /// While the guides' embeddings are computed after start (answers use BM25 meanwhile):
+    /// how far it is. Absent once hybrid search is on, or without the encoder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingProgress>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EmbeddingProgress {
+    /// embedding (the guides' chunks), training (the heads), loading
+    pub phase: String,
+    pub done: usize,
+    pub total: usize,
+    pub per_second: f64,
+    /// Seconds left at the rate so far.
+    pub eta_s: Option<f64>,
 }
 
 impl From<&bot::Citation> for CitationBody {

@@ -281,12 +281,24 @@ impl Engine {
         encoder: Arc<models::Encoder>,
         cache_dir: Option<&std::path::Path>,
     ) -> Result<Engine> {
+        Engine::with_encoder_progress(corpus, config, encoder, cache_dir, None)
+    }
+
+    /// The same, showing how far the embedding is in `progress`.
+    pub fn with_encoder_progress(
+        corpus: Corpus,
+        config: index::IndexConfig,
+        encoder: Arc<models::Encoder>,
+        cache_dir: Option<&std::path::Path>,
+        progress: Option<&semantic::Progress>,
+    ) -> Result<Engine> {
         let mut engine = Engine::new(corpus, config)?;
-        engine.semantic = Some(semantic::Semantic::build(
+        engine.semantic = Some(semantic::Semantic::build_with(
             encoder,
             &engine.corpus,
             &engine.index,
             cache_dir,
+            progress,
         )?);
         Ok(engine)
     }

@@ -15,6 +15,79 @@ use knowledge::Corpus;
 use models::heads::{LinearHead, TrainConfig};
 use models::{Encoder, TextKind};
 
+/// How far a long embedding job is, shared with whoever shows it (the server's `/readyz`
+/// and log, the CLI's progress bar). Texts found in the cache are not counted.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// What is being done now: `embedding`, `training`, `ready`.
+    pub phase: Mutex<&'static str>,
+    pub done: std::sync::atomic::AtomicUsize,
+    pub total: std::sync::atomic::AtomicUsize,
+    started: Mutex<Option<std::time::Instant>>,
+}
+
+/// A reading of [`Progress`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProgressView {
+    pub phase: &'static str,
+    pub done: usize,
+    pub total: usize,
+    /// Texts a second since the job started.
+    pub per_second: f64,
+    /// Seconds left at that rate.
+    pub eta_s: Option<f64>,
+}
+
+impl Progress {
+    pub fn new() -> Arc<Progress> {
+        Arc::new(Progress {
+            phase: Mutex::new("loading"),
+            ..Progress::default()
+        })
+    }
+
+    pub fn set_phase(&self, phase: &'static str) {
+        if let Ok(mut current) = self.phase.lock() {
+            *current = phase;
+        }
+    }
+
+    /// `total` more texts to embed.
+    pub fn begin(&self, total: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.total.fetch_add(total, Relaxed);
+        if let Ok(mut started) = self.started.lock()
+            && started.is_none()
+        {
+            *started = Some(std::time::Instant::now());
+        }
+    }
+
+    pub fn advance(&self, n: usize) {
+        self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn view(&self) -> ProgressView {
+        use std::sync::atomic::Ordering::Relaxed;
+        let done = self.done.load(Relaxed);
+        let total = self.total.load(Relaxed);
+        let elapsed = self
+            .started
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let per_second = if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 };
+        ProgressView {
+            phase: self.phase.lock().map_or("loading", |p| *p),
+            done,
+            total,
+            per_second,
+            eta_s: (per_second > 0.0).then(|| total.saturating_sub(done) as f64 / per_second),
+        }
+    }
+}
+
 /// Passage and example embeddings on disk: `embeddings-<model>.bin`, records of
 /// (u64 key of kind and text, dim × f32).
 pub struct EmbeddingCache {
@@ -76,15 +149,34 @@ impl EmbeddingCache {
 
     /// Embeddings of `texts`, computing (in batches) only the ones not cached.
     pub fn embed(&mut self, encoder: &Encoder, texts: &[&str], kind: TextKind) -> models::Result<Vec<Vec<f32>>> {
-        let missing: Vec<&str> = texts
+        self.embed_with(encoder, texts, kind, None)
+    }
+
+    /// The same, counting the texts it has to embed in `progress`.
+    pub fn embed_with(
+        &mut self,
+        encoder: &Encoder,
+        texts: &[&str],
+        kind: TextKind,
+        progress: Option<&Progress>,
+    ) -> models::Result<Vec<Vec<f32>>> {
+        let mut missing: Vec<&str> = texts
             .iter()
             .copied()
             .filter(|t| !self.vectors.contains_key(&key(kind, t)))
             .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if let Some(progress) = progress {
+            progress.begin(missing.len());
+        }
         for batch in missing.chunks(32) {
             for (text, vector) in batch.iter().zip(encoder.embed(batch, kind)?) {
                 self.vectors.insert(key(kind, text), vector);
                 self.dirty = true;
+            }
+            if let Some(progress) = progress {
+                progress.advance(batch.len());
             }
         }
         Ok(texts
@@ -202,8 +294,18 @@ pub fn train_head(
     name: &str,
     examples: &[(String, String)],
 ) -> models::Result<LinearHead> {
+    train_head_with(encoder, cache, name, examples, None)
+}
+
+fn train_head_with(
+    encoder: &Encoder,
+    cache: &mut EmbeddingCache,
+    name: &str,
+    examples: &[(String, String)],
+    progress: Option<&Progress>,
+) -> models::Result<LinearHead> {
     let texts: Vec<&str> = examples.iter().map(|(_, text)| text.as_str()).collect();
-    let vectors = cache.embed(encoder, &texts, TextKind::Query)?;
+    let vectors = cache.embed_with(encoder, &texts, TextKind::Query, progress)?;
     let labelled: Vec<(String, Vec<f32>)> = examples.iter().map(|(l, _)| l.clone()).zip(vectors).collect();
     LinearHead::train(&labelled, head_config(name))
 }
@@ -217,10 +319,27 @@ impl Semantic {
         index: &index::SearchIndex,
         cache_dir: Option<&Path>,
     ) -> models::Result<Semantic> {
+        Semantic::build_with(encoder, corpus, index, cache_dir, None)
+    }
+
+    /// The same, showing how far it is in `progress`.
+    pub fn build_with(
+        encoder: Arc<Encoder>,
+        corpus: &Corpus,
+        index: &index::SearchIndex,
+        cache_dir: Option<&Path>,
+        progress: Option<&Progress>,
+    ) -> models::Result<Semantic> {
         let mut cache = EmbeddingCache::open(cache_dir, &encoder);
         let chunks = index::dense::chunks(corpus);
         let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-        let vectors = cache.embed(&encoder, &texts, TextKind::Passage)?;
+        if let Some(progress) = progress {
+            progress.set_phase("embedding");
+        }
+        let vectors = cache.embed_with(&encoder, &texts, TextKind::Passage, progress)?;
+        if let Some(progress) = progress {
+            progress.set_phase("training");
+        }
         let dense = index::dense::DenseIndex::new(chunks, vectors, encoder.dim());
         let mut head = |name: &str, examples: &[(String, String)]| -> models::Result<Option<LinearHead>> {
             if examples.is_empty() {
@@ -231,7 +350,7 @@ impl Semantic {
             {
                 return Ok(Some(head));
             }
-            let head = train_head(&encoder, &mut cache, name, examples)?;
+            let head = train_head_with(&encoder, &mut cache, name, examples, progress)?;
             if let Some(dir) = cache_dir {
                 let path = head_path(dir, &encoder, name, examples);
                 if let Some(parent) = path.parent() {
@@ -249,6 +368,9 @@ impl Semantic {
             tracing::warn!(error = %err, "cannot save embedding cache");
         }
         let queries = Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).unwrap_or(NonZeroUsize::MIN)));
+        if let Some(progress) = progress {
+            progress.set_phase("ready");
+        }
         Ok(Semantic {
             encoder,
             dense,

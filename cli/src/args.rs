@@ -40,7 +40,7 @@ pub enum Command {
     /// Train the intent and ticket-routing heads on the encoder (saved in the model cache).
     Train(KnowledgeArgs),
     /// Measure speed and memory: model load, query embedding, ask end to end, and the C engine.
-    Bench(KnowledgeArgs),
+    Bench(BenchArgs),
     /// Drive realistic conversations against a real server and print throughput, latency per
     /// kind of turn, errors, shed turns and the server's memory and CPU.
     Loadtest(crate::loadtest::LoadArgs),
@@ -203,6 +203,17 @@ mod tests {
         assert!(!serve_config(&["--addr", "127.0.0.1:8080", "--dev-login", "auto"]).dev_login_enabled());
         assert!(serve_config(&["--addr", "0.0.0.0:8080", "--dev-login", "on"]).dev_login_enabled());
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Instead: generate a corpus of this many guides (the sample's, copied per district)
+    /// and measure a real server on it: the first answer after start, the time to hybrid
+    /// search with an empty and a full embedding cache, RSS, cache size, chat p50/p99.
+    #[arg(long, value_name = "N")]
+    pub corpus_scale: Option<usize>,
+    #[command(flatten)]
+    pub knowledge: KnowledgeArgs,
 }
 
 #[derive(Debug, Args)]

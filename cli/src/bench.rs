@@ -483,3 +483,200 @@ impl CEngine {
             .with_context(|| format!("unexpected output from the C engine: {line:?}"))
     }
 }
+
+/// District names the generated corpus copies the sample guides for.
+const DISTRICTS: [&str; 12] = [
+    "中山区",
+    "滨江区",
+    "东湖区",
+    "西陵区",
+    "南湖区",
+    "北山区",
+    "青溪县",
+    "白石县",
+    "临川县",
+    "枫林镇",
+    "石桥镇",
+    "云岭乡",
+];
+
+/// Writes `n` guides into `to` (with the sample's other files): the sample's guides first,
+/// then copies per district (`<id>-d<k>`, the district in the title and summary, so every
+/// chunk is a new text to embed; no aliases, related services or forms of their own).
+fn scaled_corpus(from: &Path, to: &Path, n: usize) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(to.join("guides"))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    std::fs::create_dir_all(to.join("forms"))?;
+    for entry in std::fs::read_dir(from.join("forms"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join("forms").join(entry.file_name()))?;
+    }
+    let mut sample: Vec<std::path::PathBuf> = std::fs::read_dir(from.join("guides"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    sample.sort();
+    if sample.is_empty() {
+        bail!("no guides in {}", from.display());
+    }
+    for i in 0..n {
+        let path = &sample[i % sample.len()];
+        let copy = i / sample.len();
+        let text = std::fs::read_to_string(path)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        if copy == 0 {
+            std::fs::write(to.join("guides").join(&name), text)?;
+            continue;
+        }
+        let mut value: toml::Value = toml::from_str(&text)?;
+        let district = format!("{}（第{}片）", DISTRICTS[(copy - 1) % DISTRICTS.len()], copy);
+        let id = format!("{}-d{copy}", name.trim_end_matches(".toml"));
+        if let Some(table) = value.as_table_mut() {
+            let title = table
+                .get("title")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let summary = table
+                .get("summary")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_string();
+            table.insert("id".into(), id.clone().into());
+            table.insert("title".into(), format!("{title}（{district}）").into());
+            table.insert("summary".into(), format!("{district}：{summary}").into());
+            table.insert("aliases".into(), toml::Value::Array(Vec::new()));
+            table.insert("related".into(), toml::Value::Array(Vec::new()));
+            table.insert("members".into(), toml::Value::Array(Vec::new()));
+            table.remove("summary_en");
+        }
+        std::fs::write(to.join("guides").join(format!("{id}.toml")), toml::to_string(&value)?)?;
+    }
+    Ok(n)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Starts a real server on the corpus and reports: the first answered chat after start,
+/// `/readyz`'s embedding progress, the time until hybrid search, RSS, then chat p50/p99.
+fn scale_run(args: &KnowledgeArgs, database_url: &str, label: &str, asks: &[String]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let server = Server::launch(args, database_url, &["--rate-limit-per-minute", "1000000"])?;
+    let addr = server.addr.clone();
+    let body = serde_json::json!({ "message": asks[0] }).to_string();
+    let first = loop {
+        if let Ok((200, _)) = http(&addr, "POST", "/api/v1/chat", Some(&body)) {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("no answer within 120 s of start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    println!("{label}: first chat answered {:.1} s after start", first.as_secs_f64());
+    let mut shown = Instant::now();
+    let hybrid = loop {
+        let (status, body) = http(&addr, "GET", "/readyz", None)?;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if status == 200 && json.get("embedding").is_none() {
+            break started.elapsed();
+        }
+        if shown.elapsed() > Duration::from_secs(15) {
+            let e = &json["embedding"];
+            println!(
+                "{label}:   /readyz {} {}/{} texts, {} a second, about {} s left (answers meanwhile: search = {})",
+                e["phase"].as_str().unwrap_or("?"),
+                e["done"],
+                e["total"],
+                e["per_second"],
+                e["eta_s"],
+                json["search"].as_str().unwrap_or("?")
+            );
+            shown = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(7200) {
+            bail!("not hybrid after 2 hours");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    println!("{label}: hybrid search {:.1} s after start", hybrid.as_secs_f64());
+    let mut latencies = Vec::with_capacity(asks.len());
+    for question in asks {
+        let body = serde_json::json!({ "message": question }).to_string();
+        let sent = Instant::now();
+        let (status, response) = http(&addr, "POST", "/api/v1/chat", Some(&body))?;
+        if status != 200 {
+            bail!("chat answered {status}: {response}");
+        }
+        latencies.push(ms(sent.elapsed()));
+    }
+    println!(
+        "{label}: chat p50 {:.1} ms, p99 {:.1} ms ({} questions); RSS {} (peak {})",
+        percentile(&mut latencies, 0.50),
+        percentile(&mut latencies, 0.99),
+        asks.len(),
+        status_field(&server.pid(), "VmRSS"),
+        status_field(&server.pid(), "VmHWM")
+    );
+    Ok(())
+}
+
+/// `banshi bench --corpus-scale N`.
+pub fn corpus_scale(args: &KnowledgeArgs, n: usize) -> anyhow::Result<()> {
+    let model_path = args.model_dir().join("e5-small-q4.bin");
+    if !model_path.exists() {
+        bail!("{} missing: run scripts/fetch-models.sh first", model_path.display());
+    }
+    let work = tempfile::tempdir()?;
+    let dir = work.path().join("knowledge");
+    scaled_corpus(&args.dir(), &dir, n)?;
+    let outcome = knowledge::Corpus::load(&dir)?;
+    println!(
+        "corpus             {} guides generated in {} ({} errors)",
+        outcome.corpus.len(),
+        dir.display(),
+        outcome.n_errors()
+    );
+    // A model folder of its own, with an empty cache: the cold start embeds everything.
+    let model_dir = work.path().join("model");
+    std::fs::create_dir_all(&model_dir)?;
+    for file in ["e5-small-q4.bin", "tokenizer.json"] {
+        if let Ok(from) = args.model_dir().join(file).canonicalize() {
+            std::os::unix::fs::symlink(&from, model_dir.join(file))?;
+        }
+    }
+    let scaled = KnowledgeArgs {
+        knowledge_dir: Some(dir),
+        model_dir: Some(model_dir.clone()),
+        ..args.clone()
+    };
+    let asks: Vec<String> = SERVICES
+        .iter()
+        .flat_map(|s| TEMPLATES.iter().take(5).map(move |t| t.replace("{}", s)))
+        .collect();
+    let database_url = format!("sqlite://{}", work.path().join("bench.db").display());
+    scale_run(&scaled, &database_url, "cold (empty cache)", &asks)?;
+    println!(
+        "embedding cache    {:.1} MB on disk",
+        dir_bytes(&model_dir.join("cache")) as f64 / 1_048_576.0
+    );
+    scale_run(&scaled, &database_url, "warm (full cache) ", &asks)?;
+    Ok(())
+}

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use api::config::{KnowledgeArgs, LogFormat, ServeConfig};
-use api::state::{load_engine, load_model};
+use api::state::load_model;
 use api::wire::{AskOutput, SearchResponse};
 use args::{
     AskArgs, BackupArgs, Cli, Command, EvalArgs, EvalCommand, GapsArgs, ImportArgs, IndexCommand, KnowledgeCommand,
@@ -70,7 +70,10 @@ fn main() -> ExitCode {
         }) => eval_conversations(&dataset, misses, &knowledge),
         Command::Eval(args) => eval(args),
         Command::Train(args) => train(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => match args.corpus_scale {
+            Some(n) => bench::corpus_scale(&args.knowledge, n),
+            None => bench::run(&args.knowledge),
+        },
         Command::Backup(args) => backup(&args),
         Command::Gaps(args) => gaps(&args),
         Command::Loadtest(args) => loadtest::run(&args),
@@ -147,11 +150,45 @@ fn index_config(args: &KnowledgeArgs) -> index::IndexConfig {
     }
 }
 
+/// Runs `job` with a progress bar on stderr (shown on a terminal only, and only once there is
+/// something to count): the texts embedded, the rate and the time left.
+fn with_progress_bar<T>(label: &str, job: impl FnOnce(&bot::semantic::Progress) -> T) -> T {
+    let progress = bot::semantic::Progress::new();
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} · {per_sec} · 剩余约 {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_string());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (progress, bar, done) = (progress.clone(), bar.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let view = progress.view();
+                if view.total > 0 {
+                    bar.set_length(view.total as u64);
+                    bar.set_position(view.done as u64);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let out = job(&progress);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = watcher.join();
+    bar.finish_and_clear();
+    out
+}
+
 fn engine(args: &KnowledgeArgs) -> anyhow::Result<bot::Engine> {
     let dir = args.dir();
     let model = load_model(&args.model_dir(), args.mode, args.fusion);
-    let mut engine = load_engine(&dir, false, index_config(args), None, model.as_ref())
-        .with_context(|| format!("无法加载知识库 {}", dir.display()))?;
+    let mut engine = with_progress_bar("计算指南向量", |progress| {
+        api::state::load_engine_showing(&dir, index_config(args), model.as_ref(), progress)
+    })
+    .with_context(|| format!("无法加载知识库 {}", dir.display()))?;
     engine.mode = args.mode;
     engine.fusion = args.fusion;
     Ok(engine)

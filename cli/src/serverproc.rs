@@ -19,8 +19,15 @@ pub struct Server {
 
 impl Server {
     /// Starts `banshi serve` on `database_url` with `extra` arguments and waits until
-    /// `/readyz` answers 200 (at most 300 s).
+    /// `/readyz` answers 200 and the guides' embeddings are ready (at most 300 s).
     pub fn start(args: &KnowledgeArgs, database_url: &str, extra: &[&str]) -> anyhow::Result<Server> {
+        let mut server = Server::launch(args, database_url, extra)?;
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Starts it without waiting for anything.
+    pub fn launch(args: &KnowledgeArgs, database_url: &str, extra: &[&str]) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr = format!("127.0.0.1:{port}");
         let mut command: Vec<String> = vec![
@@ -40,15 +47,16 @@ impl Server {
         ];
         command.extend(extra.iter().map(|s| s.to_string()));
         let child = spawn(&command)?;
-        let mut server = Server { child, addr, command };
-        server.wait_ready()?;
-        Ok(server)
+        Ok(Server { child, addr, command })
     }
 
     fn wait_ready(&mut self) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
-            if let Ok((200, _)) = http(&self.addr, "GET", "/readyz", None) {
+            // Ready, and answering with the encoder (no embedding still in progress).
+            if let Ok((200, body)) = http(&self.addr, "GET", "/readyz", None)
+                && !body.contains("\"embedding\"")
+            {
                 return Ok(());
             }
             if started.elapsed() > Duration::from_secs(300) {

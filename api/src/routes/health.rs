@@ -23,12 +23,29 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
         database: format!("{:?}", state.store.kind()).to_lowercase(),
         search: search_mode(&state),
         knowledge: state.knowledge_version(),
+        embedding: embedding(&state),
     })
 }
 
-/// `hybrid` (or `dense`) with the encoder; `bm25 (degraded: no encoder)` without.
+/// The background embedding's progress, while it runs.
+fn embedding(state: &AppState) -> Option<crate::wire::EmbeddingProgress> {
+    let view = state.warmup.as_ref()?.view();
+    (view.phase != "ready").then(|| crate::wire::EmbeddingProgress {
+        phase: view.phase.into(),
+        done: view.done,
+        total: view.total,
+        per_second: (view.per_second * 10.0).round() / 10.0,
+        eta_s: view.eta_s.map(|s| s.round()),
+    })
+}
+
+/// `hybrid` (or `dense`) with the encoder; `bm25 (warming up: …)` while its embeddings
+/// are computed; `bm25 (degraded: no encoder)` without.
 fn search_mode(state: &AppState) -> String {
     let engine = state.engine.load();
+    if engine.semantic.is_none() && state.warmup.as_ref().is_some_and(|p| p.view().phase != "ready") {
+        return "bm25 (warming up: hybrid once the embeddings are computed)".into();
+    }
     match (engine.semantic.is_some(), engine.default_mode()) {
         (true, bot::Mode::Hybrid) => "hybrid".into(),
         (true, bot::Mode::Dense) => "dense".into(),
@@ -67,6 +84,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         database,
         search: search_mode(&state),
         knowledge: state.knowledge_version(),
+        embedding: embedding(&state),
     };
     (status, Json(health))
 }

@@ -160,3 +160,36 @@ async fn a_reload_reaches_every_replica() {
         db.cleanup().await;
     }
 }
+
+/// While the guides' embeddings are computed after start, the server answers (BM25) and
+/// `/readyz` says how far it is; once done, the progress is gone.
+#[tokio::test]
+async fn a_warming_server_answers_and_shows_how_far_it_is() {
+    let db = backend::testing::TestDb::sqlite();
+    let store = db.open().await;
+    let mut app_state = crate::common::state(store.clone());
+    let progress = bot::semantic::Progress::new();
+    progress.set_phase("embedding");
+    progress.begin(400);
+    progress.advance(100);
+    app_state.warmup = Some(progress.clone());
+    let app = api::app(app_state);
+    let ready = crate::common::get(&app, "/readyz").await;
+    assert_eq!(ready.status, axum::http::StatusCode::OK, "{}", ready.json);
+    assert_eq!(ready.json["embedding"]["phase"], "embedding", "{}", ready.json);
+    assert_eq!(ready.json["embedding"]["done"], 100);
+    assert_eq!(ready.json["embedding"]["total"], 400);
+    assert!(
+        ready.json["search"].as_str().unwrap().contains("warming up"),
+        "{}",
+        ready.json
+    );
+    let answered = crate::common::chat(&app, None, "护照怎么办").await;
+    assert_eq!(answered.status, axum::http::StatusCode::OK);
+    assert_eq!(answered.json["intent"], "service", "{}", answered.json);
+    progress.set_phase("ready");
+    let ready = crate::common::get(&app, "/healthz").await;
+    assert!(ready.json.get("embedding").is_none(), "{}", ready.json);
+    store.close().await;
+    db.cleanup().await;
+}
