@@ -175,7 +175,59 @@ fn respond_one(
         return Ok((next, canned(engine, Intent::Human)));
     }
     if let Some(form_state) = state.form.clone() {
-        return Ok(continue_form(engine, context, next, form_state, message));
+        // A message that names another service, and is no answer to the field asked, is a
+        // new question: the form is kept aside (“继续办理” resumes it) and the question
+        // answered as any other.
+        let answers = engine.corpus.form(&form_state.service_id).is_some_and(|form| {
+            form_state
+                .awaiting
+                .as_deref()
+                .and_then(|a| form.fields.iter().find(|f| f.name == a))
+                .is_some_and(|f| {
+                    // Free text takes anything: a question is not an answer to it.
+                    let question = message.trim_end().ends_with(['?', '？', '吗', '呢'])
+                        || ["怎么", "什么", "哪里", "多少", "能不能", "可以吗"]
+                            .iter()
+                            .any(|w| message.contains(w));
+                    f.check(message).is_ok() && !(f.kind == knowledge::validators::ValidatorKind::Text && question)
+                })
+        });
+        let other = if answers || form_state.phase != crate::forms::Phase::Collecting {
+            None
+        } else {
+            match named.iter().find(|id| **id != form_state.service_id) {
+                Some(id) => Some(id.clone()),
+                // Not named by title or alias: a guide BM25 is sure about whose title the
+                // message echoes (“护照怎么办理”), not a question about some aspect of this
+                // one (“要交钱吗”).
+                None => engine
+                    .index
+                    .rank(message, 1)?
+                    .into_iter()
+                    .next()
+                    .filter(|hit| confidence(hit) >= engine.thresholds.answer && hit.id != form_state.service_id)
+                    .filter(|hit| echoes_title(engine, message, &hit.id, &form_state.service_id))
+                    .map(|hit| hit.id),
+            }
+        };
+        if other.is_none() {
+            return Ok(continue_form(engine, context, next, form_state, message));
+        }
+        let mut state = state.clone();
+        state.form = None;
+        state.paused_form = Some(form_state.clone());
+        let (next, mut reply) = respond_one(engine, context, &state, message, named, listed)?;
+        let title = engine
+            .corpus
+            .guide(&form_state.service_id)
+            .map_or(form_state.service_id.clone(), |g| g.title.clone());
+        if next.form.is_none() {
+            reply.text.push_str(&format!(
+                "\n\n（《{title}》的申请已为您保留，回复“继续办理”可以接着填写。）"
+            ));
+            reply.quick_replies.push("继续办理".into());
+        }
+        return Ok((next, reply));
     }
     if let Some(paused) = state.paused_form.clone()
         && (engine
@@ -492,6 +544,30 @@ fn named_guides(engine: &Engine, message: &str) -> Vec<String> {
     }
     found.sort();
     found.into_iter().map(|(_, id)| id.to_string()).collect()
+}
+
+/// Whether the message holds two characters of the guide's title that few titles share and
+/// the title of `own` (the form's service) does not (护照 of 普通护照申请; not 申请, which many
+/// titles hold, nor 身份证 while renewing an ID card).
+fn echoes_title(engine: &Engine, message: &str, id: &str, own: &str) -> bool {
+    let (Some(guide), Some(own)) = (engine.corpus.guide(id), engine.corpus.guide(own)) else {
+        return false;
+    };
+    let text = index::normalize(message);
+    let title: Vec<char> = guide.title.chars().collect();
+    title.windows(2).any(|pair| {
+        let bigram: String = pair.iter().collect();
+        pair.iter().all(|c| c.is_alphanumeric())
+            && text.contains(&bigram)
+            && !own.title.contains(&bigram)
+            && engine
+                .corpus
+                .guides
+                .iter()
+                .filter(|g| g.title.contains(&bigram))
+                .count()
+                <= 2
+    })
 }
 
 /// Longest message still taken as a follow-up (characters); a longer one tells a new story.
@@ -1237,6 +1313,31 @@ mod phrase_tests {
             "{}",
             reply.text
         );
+    }
+
+    /// Another service named in the middle of a form is answered; the form waits and
+    /// “继续办理” brings it back where it was.
+    #[test]
+    fn another_service_asked_in_a_form_is_answered_and_the_form_kept() {
+        let state = DialogueState::default();
+        let (state, _) = respond(&ENGINE, &Context::anonymous(), &state, "我要在线办理身份证到期换领").unwrap();
+        let (state, _) = respond(&ENGINE, &Context::anonymous(), &state, "王小明").unwrap();
+        let (state, reply) = respond(&ENGINE, &Context::anonymous(), &state, "护照怎么办理").unwrap();
+        assert_eq!(
+            reply.guides.first().map(|g| g.id.as_str()),
+            Some("passport"),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("继续办理") && state.form.is_none(),
+            "{}",
+            reply.text
+        );
+        let (state, reply) = respond(&ENGINE, &Context::anonymous(), &state, "继续办理").unwrap();
+        let form = state.form.as_ref().expect("resumed");
+        assert_eq!(form.service_id, "id-card-renewal", "{}", reply.text);
+        assert_eq!(form.values.get("name").map(|v| v.value.as_str()), Some("王小明"));
     }
 
     /// Another city's text and ordinal words come from its data: the greeting names that
