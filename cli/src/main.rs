@@ -196,7 +196,11 @@ fn engine(args: &KnowledgeArgs) -> anyhow::Result<bot::Engine> {
 
 fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(api::server::run(config))
+    let served = runtime.block_on(api::server::run(config));
+    // A stop while the guides' embeddings are still being computed does not wait for them
+    // (they are computed again, from the cache's last save, at the next start).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<()> {

@@ -575,3 +575,83 @@ fn gaps_lists_the_unanswered_topics_with_their_counts() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("— 3 条") && text.contains("最接近"), "{text}");
 }
+
+/// With the encoder and an empty embedding cache, the server answers at once (BM25) while it
+/// embeds, `/readyz` shows how far it is, and a SIGTERM then does not wait for the embedding.
+#[test]
+fn a_server_answers_while_it_embeds_and_stops_without_waiting_for_it() {
+    use std::time::{Duration, Instant};
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/models");
+    let Ok(model) = models.join("e5-small-q4.bin").canonicalize() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs the model: run scripts/fetch-models.sh"
+        );
+        eprintln!("skipping: no model files");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    std::fs::create_dir_all(&model_dir).unwrap();
+    std::os::unix::fs::symlink(&model, model_dir.join("e5-small-q4.bin")).unwrap();
+    if let Ok(tokenizer) = models.join("tokenizer.json").canonicalize() {
+        std::os::unix::fs::symlink(tokenizer, model_dir.join("tokenizer.json")).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_banshi"))
+        .args(["serve", "--addr", &addr, "--database-url", &db, "--mode", "hybrid"])
+        .args([
+            "--model-dir",
+            &model_dir.display().to_string(),
+            "--reload-interval-secs",
+            "0",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "BANSHI_KNOWLEDGE_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../knowledge/data"),
+        )
+        .env("BANSHI_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("banshi serve starts");
+    let started = Instant::now();
+    let ready = loop {
+        if let Ok((200, body)) = request(&addr, "GET", "/readyz", "") {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not ready after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    assert!(ready["embedding"]["total"].as_u64().is_some(), "{ready}");
+    assert!(ready["search"].as_str().unwrap().contains("warming up"), "{ready}");
+    let (status, body) = request(&addr, "POST", "/api/v1/chat", r#"{"message":"护照怎么办"}"#).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let signalled = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM: it waits for the embedding"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
