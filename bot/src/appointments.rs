@@ -137,7 +137,12 @@ pub fn read(engine: &Engine, state: &DialogueState, message: &str, named: &[Stri
         .cloned()
         .or_else(|| state.slots.first().map(|s| s.service_id.clone()))
         .or_else(|| state.appointment_service.clone())
-        .or_else(|| state.last_guide.clone())?;
+        .or_else(|| state.last_guide.clone())
+        // “明天上午能预约办身份证吗”: the service the search is sure of.
+        .or_else(|| {
+            let hit = engine.index.rank(&text, 1).ok()?.into_iter().next()?;
+            (crate::confidence(&hit) >= engine.thresholds.answer).then_some(hit.id)
+        })?;
     Some(Request::Offer {
         service_id,
         day,

@@ -581,3 +581,22 @@ async fn a_correction_request_is_explained_and_answered_in_the_chat() {
         db.cleanup().await;
     }
 }
+
+/// A first message that asks for a slot and names the service only in passing gets slots.
+#[tokio::test]
+async fn a_slot_asked_for_in_a_first_message_is_offered() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let mut app_state = state(store.clone());
+    app_state.clock = std::sync::Arc::new(api::clock::ManualClock::new(TUESDAY_10AM));
+    let app = api::app(app_state);
+    let mut chat = Conversation::new(&app, None).await;
+    let offered = chat.say("明天上午能预约办居民身份证换领吗").await.clone();
+    let text = offered["reply"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("12月2日（周三）上午") && text.contains("身份证"),
+        "{text}"
+    );
+    store.close().await;
+    db.cleanup().await;
+}
