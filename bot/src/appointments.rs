@@ -7,7 +7,7 @@ use knowledge::phrases::lists;
 use serde::{Deserialize, Serialize};
 
 use crate::dialogue::DialogueState;
-use crate::forms::Effect;
+use crate::forms::{Effect, mentions_any};
 use crate::when::{Day, PartOfDay};
 use crate::{Engine, Intent};
 
@@ -46,10 +46,6 @@ pub enum Request {
         service_id: Option<String>,
     },
     List,
-}
-
-fn mentions(text: &str, words: &[String]) -> bool {
-    words.iter().any(|w| text.contains(w.as_str()))
 }
 
 /// Whether a word of the list is in the message: one that names the appointment itself
@@ -105,7 +101,7 @@ pub fn read(engine: &Engine, state: &DialogueState, message: &str, named: &[Stri
             service_id: named.first().cloned(),
         });
     }
-    if mentions(&text, phrases.words(lists::APPOINTMENT_MINE)) {
+    if mentions_any(&text, phrases.words(lists::APPOINTMENT_MINE)) {
         return Some(Request::List);
     }
     let moving = mentions_in(&text, phrases.words(lists::APPOINTMENT_MOVE), arranging);
@@ -122,11 +118,8 @@ pub fn read(engine: &Engine, state: &DialogueState, message: &str, named: &[Stri
     // “办护照要预约吗” asks about the guide, not for a slot: answered from the guide (which
     // says whether and how), unless it names a day.
     let question = ["吗", "?", "？", "么"].iter().any(|q| text.trim_end().ends_with(q));
-    let asking = mentions(&text, phrases.words(lists::APPOINTMENT))
-        && !(question
-            && day.is_none()
-            && part.is_none()
-            && !mentions(&text, &["有号".to_string(), "还有".to_string()]));
+    let asking = mentions_any(&text, phrases.words(lists::APPOINTMENT))
+        && !(question && day.is_none() && part.is_none() && !mentions_any(&text, &["有号", "还有"]));
     // “那后天呢”: another day for the slots just offered.
     let another_day = !state.slots.is_empty() && (day.is_some() || part.is_some()) && named.is_empty();
     if !(asking || moving || another_day) {

@@ -352,7 +352,7 @@ fn is_one_of<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
     words.iter().any(|w| text == w.as_ref())
 }
 
-fn mentions_any<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
+pub(crate) fn mentions_any<S: AsRef<str>>(text: &str, words: &[S]) -> bool {
     words.iter().any(|w| text.contains(w.as_ref()))
 }
 

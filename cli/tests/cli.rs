@@ -378,6 +378,16 @@ fn request(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<
     exchange(&mut stream, method, path, body)
 }
 
+/// A local address no one listens on.
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 fn serve_on(db: &str, addr: &str) -> std::process::Child {
     let child = Command::new(env!("CARGO_BIN_EXE_banshi"))
         .args(["serve", "--addr", addr, "--database-url", db, "--mode", "bm25"])
@@ -418,12 +428,7 @@ fn stopping_finishes_the_turns_already_received() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/t.db", dir.path().display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let mut server = serve_on(&db, &addr);
 
     // A live view on a conversation: it must end when the server stops.
@@ -597,12 +602,7 @@ fn a_server_answers_while_it_embeds_and_stops_without_waiting_for_it() {
     if let Ok(tokenizer) = models.join("tokenizer.json").canonicalize() {
         std::os::unix::fs::symlink(tokenizer, model_dir.join("tokenizer.json")).unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let db = format!("sqlite://{}/t.db", dir.path().display());
     let mut server = Command::new(env!("CARGO_BIN_EXE_banshi"))
         .args(["serve", "--addr", &addr, "--database-url", &db, "--mode", "hybrid"])

@@ -89,8 +89,10 @@ pub async fn offer(
     let local = knowledge::time::local(now);
     let today = local.date();
     let wanted = day.and_then(|d| d.resolve(today));
+    // Each hall's bookable days, read once.
+    let open_days: Vec<Vec<NaiveDate>> = halls.iter().map(|h| h.bookable_days(calendar, today)).collect();
     let bookable: Vec<NaiveDate> = {
-        let mut days: Vec<NaiveDate> = halls.iter().flat_map(|h| h.bookable_days(calendar, today)).collect();
+        let mut days: Vec<NaiveDate> = open_days.iter().flatten().copied().collect();
         days.sort();
         days.dedup();
         days
@@ -116,8 +118,8 @@ pub async fn offer(
     let mut offered: Vec<OfferedSlot> = Vec::new();
     'days: for day in &days {
         let mut free: Vec<(NaiveTime, &knowledge::services::Hall, knowledge::services::Slot)> = Vec::new();
-        for hall in halls.iter().copied() {
-            if !hall.bookable_days(calendar, today).contains(day) {
+        for (hall, open) in halls.iter().copied().zip(&open_days) {
+            if !open.contains(day) {
                 continue;
             }
             let day_text = day.format("%Y-%m-%d").to_string();

@@ -554,13 +554,13 @@ pub(crate) fn step_error(err: backend::Error) -> Error {
 pub const CORRECTION_MATERIAL: &str = "补正材料";
 
 /// The citizen's application waiting for 补正 (the most recent), what it lacks, and the
-/// files uploaded for it so far in this conversation.
+/// files uploaded for it so far in this conversation (their ids).
 pub async fn correction(
     state: &AppState,
     engine: &Engine,
     user: &User,
     session_id: &str,
-) -> Result<(String, Option<backend::Application>, usize)> {
+) -> Result<(String, Option<backend::Application>, Vec<String>)> {
     let waiting = state
         .store
         .applications_of(&user.id)
@@ -571,16 +571,17 @@ pub async fn correction(
         return Ok((
             "您目前没有需要补正的申请。可以说“我的办理进度”查看全部进度。".into(),
             None,
-            0,
+            Vec::new(),
         ));
     };
-    let files = state
+    let files: Vec<String> = state
         .store
         .pending_uploads(session_id)
         .await?
         .into_iter()
         .filter(|u| u.material == CORRECTION_MATERIAL)
-        .count();
+        .map(|u| u.id)
+        .collect();
     let title = engine
         .corpus
         .guide(&application.service_id)
@@ -593,11 +594,12 @@ pub async fn correction(
             .as_deref()
             .unwrap_or("请按部门一次性告知的清单补齐材料")
     );
-    if files == 0 {
+    if files.is_empty() {
         text.push_str("\n请点“上传材料”上传补正文件（照片或扫描件，可以传多份），传完后回复“重新提交”。");
     } else {
         text.push_str(&format!(
-            "\n已收到 {files} 份补正文件。还有要传的继续上传；传完了回复“重新提交”。"
+            "\n已收到 {} 份补正文件。还有要传的继续上传；传完了回复“重新提交”。",
+            files.len()
         ));
     }
     Ok((text, Some(application), files))
@@ -617,13 +619,13 @@ pub async fn resubmit(
     let Some(application) = waiting.filter(|a| a.number == number) else {
         return Ok((format!("办件 {number} 现在不需要补正，无需重新提交。"), true));
     };
-    if files == 0 {
+    if files.is_empty() {
         return Ok((
             "还没有收到补正文件：请先点“上传材料”上传，再回复“重新提交”。".into(),
             false,
         ));
     }
-    let reason = format!("申请人在对话中补正，上传 {files} 份材料");
+    let reason = format!("申请人在对话中补正，上传 {} 份材料", files.len());
     let moved = state
         .store
         .transition(
@@ -635,21 +637,14 @@ pub async fn resubmit(
             now,
         )
         .await?;
-    let ids: Vec<String> = state
-        .store
-        .pending_uploads(session_id)
-        .await?
-        .into_iter()
-        .filter(|u| u.material == CORRECTION_MATERIAL)
-        .map(|u| u.id)
-        .collect();
     let mut tx = state.store.begin().await?;
-    tx.link_uploads(session_id, &ids, &moved.number).await?;
+    tx.link_uploads(session_id, &files, &moved.number).await?;
     tx.commit().await?;
     Ok((
         format!(
-            "已重新提交办件 {}，附补正文件 {files} 份，状态：{}。{}。",
+            "已重新提交办件 {}，附补正文件 {} 份，状态：{}。{}。",
             moved.number,
+            files.len(),
             moved.state.label(),
             moved.state.next_step()
         ),

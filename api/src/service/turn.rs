@@ -363,8 +363,8 @@ async fn attempt(
                     uploads: vec![bot::UploadView {
                         material: super::tickets::CORRECTION_MATERIAL.into(),
                         required: true,
-                        status: if files == 0 { "missing" } else { "attached" }.into(),
-                        file_name: (files > 0).then(|| format!("已上传 {files} 份")),
+                        status: if files.is_empty() { "missing" } else { "attached" }.into(),
+                        file_name: (!files.is_empty()).then(|| format!("已上传 {} 份", files.len())),
                         help: application.note,
                     }],
                 });
