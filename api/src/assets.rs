@@ -1,5 +1,6 @@
 //! The browser side, inside the binary: the chat widget (`/widget.js`, `/widget.css`), the
-//! demo portal of 示范市 (`/`) and the agent console (`/agent`, `/agent.js`, `/agent.css`).
+//! demo portal of 示范市 (`/`), the agent console (`/agent`, `/agent.js`, `/agent.css`) and the
+//! operator's dashboard (`/admin`, `/admin.js`, `/admin.css`).
 //! No CDN, nothing inline (a strict Content-Security-Policy holds), gzip when the browser
 //! takes it, an ETag on everything; a `?v=` equal to the file's hash is cached for a year.
 
@@ -36,6 +37,9 @@ const AGENT_JS: &str = include_str!("../assets/agent.js");
 const AGENT_CSS: &str = include_str!("../assets/agent.css");
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const AGENT_HTML: &str = include_str!("../assets/agent.html");
+const ADMIN_JS: &str = include_str!("../assets/admin.js");
+const ADMIN_CSS: &str = include_str!("../assets/admin.css");
+const ADMIN_HTML: &str = include_str!("../assets/admin.html");
 
 fn asset(name: &'static str, content_type: &'static str, body: String) -> Asset {
     let hash = hex(&Sha256::digest(body.as_bytes())[..8]);
@@ -68,7 +72,9 @@ pub fn files() -> &'static [Asset] {
         let js = WIDGET_JS.replace("'/widget.css'", &format!("'/widget.css?v={}'", css.hash));
         let widget = asset("widget.js", "text/javascript; charset=utf-8", js);
         let agent = asset("agent.js", "text/javascript; charset=utf-8", AGENT_JS.to_string());
-        vec![widget, css, agent, agent_css]
+        let admin = asset("admin.js", "text/javascript; charset=utf-8", ADMIN_JS.to_string());
+        let admin_css = asset("admin.css", "text/css; charset=utf-8", ADMIN_CSS.to_string());
+        vec![widget, css, agent, agent_css, admin, admin_css]
     })
 }
 
@@ -89,6 +95,7 @@ fn page(html: &str, dev_login: bool) -> Asset {
 struct Pages {
     portal: Asset,
     agent: Asset,
+    admin: Asset,
 }
 
 fn pages(dev_login: bool) -> &'static Pages {
@@ -98,6 +105,7 @@ fn pages(dev_login: bool) -> &'static Pages {
     cell.get_or_init(|| Pages {
         portal: page(INDEX_HTML, dev_login),
         agent: page(AGENT_HTML, dev_login),
+        admin: page(ADMIN_HTML, dev_login),
     })
 }
 
@@ -106,9 +114,12 @@ pub fn widget_transfer_bytes() -> usize {
     file("widget.js").gzip.len() + file("widget.css").gzip.len()
 }
 
-/// Every shipped file gzipped (the widget, the portal and the console).
+/// Every shipped file gzipped (the widget, the portal, the console and the dashboard).
 pub fn total_gzip_bytes() -> usize {
-    files().iter().map(|a| a.gzip.len()).sum::<usize>() + pages(false).portal.gzip.len() + pages(false).agent.gzip.len()
+    files().iter().map(|a| a.gzip.len()).sum::<usize>()
+        + pages(false).portal.gzip.len()
+        + pages(false).agent.gzip.len()
+        + pages(false).admin.gzip.len()
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +185,8 @@ pub fn router() -> Router<AppState> {
         .route("/widget.css", file_route("widget.css"))
         .route("/agent.js", file_route("agent.js"))
         .route("/agent.css", file_route("agent.css"))
+        .route("/admin.js", file_route("admin.js"))
+        .route("/admin.css", file_route("admin.css"))
         .route(
             "/",
             get(|State(state): State<AppState>, headers: HeaderMap| async move {
@@ -184,6 +197,12 @@ pub fn router() -> Router<AppState> {
             "/agent",
             get(|State(state): State<AppState>, headers: HeaderMap| async move {
                 serve(&pages(state.auth.dev_login).agent, &headers, None, true)
+            }),
+        )
+        .route(
+            "/admin",
+            get(|State(state): State<AppState>, headers: HeaderMap| async move {
+                serve(&pages(state.auth.dev_login).admin, &headers, None, true)
             }),
         )
 }
@@ -201,6 +220,9 @@ mod tests {
             super::AGENT_CSS,
             super::INDEX_HTML,
             super::AGENT_HTML,
+            super::ADMIN_JS,
+            super::ADMIN_CSS,
+            super::ADMIN_HTML,
         ] {
             for banned in ["style=\"", "onclick", "<style", "innerHTML"] {
                 assert!(!source.contains(banned), "{banned} in a shipped file");

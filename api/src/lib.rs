@@ -7,6 +7,7 @@
 //! and swapped in atomically: requests in flight keep the old engine, new ones get the new
 //! one, and there is never a moment without an index.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod channels;

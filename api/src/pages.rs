@@ -15,7 +15,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/guides/{id}", get(page))
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

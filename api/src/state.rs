@@ -249,6 +249,14 @@ impl Admission {
         permit
     }
 
+    /// Whether a turn arriving now would be refused: every place busy and the queue full.
+    /// Checked before any database work is done for a turn (its `Idempotency-Key` record),
+    /// so that shedding stays free when the database is what is busy.
+    pub fn full(&self) -> bool {
+        self.permits.available_permits() == 0
+            && self.waiting.load(std::sync::atomic::Ordering::SeqCst) >= self.max_waiting
+    }
+
     /// Turns waiting now.
     pub fn queued(&self) -> usize {
         self.waiting.load(std::sync::atomic::Ordering::SeqCst)
@@ -373,7 +381,9 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_refuses_at_once_and_a_freed_place_is_taken() {
         let admission = std::sync::Arc::new(super::Admission::new(1, 1));
+        assert!(!admission.full());
         let first = admission.enter().await.expect("a free place");
+        assert!(!admission.full(), "a place in the queue is left");
         let waiting = {
             let admission = admission.clone();
             tokio::spawn(async move { admission.enter().await.is_some() })
@@ -382,6 +392,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         // One computing, one waiting: the next is refused without waiting.
+        assert!(admission.full());
         assert!(admission.enter().await.is_none());
         drop(first);
         assert!(waiting.await.unwrap());

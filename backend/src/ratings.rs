@@ -223,6 +223,16 @@ impl Store {
         group_by: &str,
         target_kind: Option<&str>,
     ) -> Result<BTreeMap<String, RatingStats>> {
+        self.rating_stats_of(group_by, target_kind, None).await
+    }
+
+    /// [`Store::rating_stats`] of one department's ratings only (`None`: all).
+    pub async fn rating_stats_of(
+        &self,
+        group_by: &str,
+        target_kind: Option<&str>,
+        department: Option<&str>,
+    ) -> Result<BTreeMap<String, RatingStats>> {
         let key = match group_by {
             "service" => "COALESCE(r.service_id, '(' || r.target_kind || ')')",
             "channel" => "r.channel",
@@ -241,10 +251,11 @@ impl Store {
              SUM(CASE WHEN r.level <= 2 AND x.done_at IS NOT NULL THEN 1 ELSE 0 END) AS rectified, \
              SUM(CASE WHEN r.level <= 2 AND x.done_at IS NOT NULL AND x.done_at <= x.due THEN 1 ELSE 0 END) AS on_time \
              FROM ratings r LEFT JOIN rectifications x ON x.rating_id = r.id \
-             WHERE r.excluded = 0 AND ($1 = '' OR r.target_kind = $1) GROUP BY {key}"
+             WHERE r.excluded = 0 AND ($1 = '' OR r.target_kind = $1) AND ($2 = '' OR r.department = $2) GROUP BY {key}"
         );
         let rows = sqlx::query(&sql)
             .bind(target_kind.unwrap_or(""))
+            .bind(department.unwrap_or(""))
             .fetch_all(&self.pool)
             .await?;
         let count = |row: &sqlx::any::AnyRow, column: &str| -> Result<usize> {

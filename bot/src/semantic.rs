@@ -297,7 +297,8 @@ pub fn train_head(
     train_head_with(encoder, cache, name, examples, None)
 }
 
-fn train_head_with(
+/// [`train_head`], counting the examples embedded in `progress`.
+pub fn train_head_with(
     encoder: &Encoder,
     cache: &mut EmbeddingCache,
     name: &str,

@@ -151,7 +151,8 @@ fn index_config(args: &KnowledgeArgs) -> index::IndexConfig {
 }
 
 /// Runs `job` with a progress bar on stderr (shown on a terminal only, and only once there is
-/// something to count): the texts embedded, the rate and the time left.
+/// something to count): what is done of the total (texts embedded, rows imported, questions
+/// evaluated), the rate and the time left.
 fn with_progress_bar<T>(label: &str, job: impl FnOnce(&bot::semantic::Progress) -> T) -> T {
     let progress = bot::semantic::Progress::new();
     let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
@@ -303,7 +304,13 @@ fn import(args: &ImportArgs) -> ExitCode {
     } else {
         knowledge::import::Write::Files
     };
-    let report = match knowledge::import::import(&args.file, &args.mapping, &args.knowledge_dir, write) {
+    let imported = with_progress_bar("导入事项", |progress| {
+        knowledge::import::import_showing(&args.file, &args.mapping, &args.knowledge_dir, write, &|done, more| {
+            progress.begin(more);
+            progress.advance(done);
+        })
+    });
+    let report = match imported {
         Ok(report) => report,
         Err(err) => {
             eprintln!("{err}");
@@ -363,7 +370,9 @@ fn build_index(knowledge: KnowledgeArgs, index_dir: std::path::PathBuf) -> anyho
 fn eval_conversations(dataset: &std::path::Path, misses: bool, knowledge: &KnowledgeArgs) -> anyhow::Result<()> {
     let conversations = evals::load_conversations(dataset)?;
     let engine = engine(knowledge)?;
-    let report = evals::run_conversations(&engine, &conversations)?;
+    let report = with_progress_bar("评测多轮对话", |progress| {
+        evals::run_conversations_showing(&engine, &conversations, Some(progress))
+    })?;
     println!("dataset: {} · mode: {:?}", dataset.display(), engine.default_mode());
     print!("{}", report.table());
     if misses {
@@ -386,7 +395,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
-    let report = evals::run(&engine, &cases)?;
+    let report = with_progress_bar("评测", |progress| evals::run_showing(&engine, &cases, Some(progress)))?;
     let elapsed = started.elapsed();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -500,7 +509,9 @@ fn train(args: &KnowledgeArgs) -> anyhow::Result<()> {
     );
     for (name, examples) in [("intent", &intent_examples), ("ticket", &corpus.ticket_examples)] {
         let started = Instant::now();
-        let head = bot::semantic::train_head(&model.encoder, &mut cache, name, examples)?;
+        let head = with_progress_bar(&format!("训练 {name} 分类头：计算样例向量"), |progress| {
+            bot::semantic::train_head_with(&model.encoder, &mut cache, name, examples, Some(progress))
+        })?;
         let path = bot::semantic::head_path(&model.cache_dir, &model.encoder, name, examples);
         std::fs::create_dir_all(path.parent().unwrap_or(&model.cache_dir))?;
         head.save(&path)?;

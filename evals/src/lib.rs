@@ -140,6 +140,19 @@ pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
 }
 
 pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
+    run_showing(engine, cases, None)
+}
+
+/// [`run`], counting the questions done in `progress`.
+pub fn run_showing(
+    engine: &Engine,
+    cases: &[Case],
+    progress: Option<&bot::semantic::Progress>,
+) -> anyhow::Result<Report> {
+    if let Some(progress) = progress {
+        progress.set_phase("evaluating");
+        progress.begin(cases.len());
+    }
     let mut report = Report {
         n_cases: cases.len(),
         ..Report::default()
@@ -148,6 +161,9 @@ pub fn run(engine: &Engine, cases: &[Case]) -> anyhow::Result<Report> {
     let (mut oos_tp, mut oos_fp, mut oos_fn) = (0usize, 0usize, 0usize);
     let mut reply_lengths = Vec::new();
     for case in cases {
+        if let Some(progress) = progress {
+            progress.advance(1);
+        }
         let (_, reply) = bot::respond(
             engine,
             &bot::Context::anonymous(),
@@ -448,6 +464,19 @@ pub struct ConversationReport {
 /// A turn is right when the intent is the expected one and, for a service turn with expected
 /// guides, the reply's first guide is one of them.
 pub fn run_conversations(engine: &Engine, conversations: &[Conversation]) -> anyhow::Result<ConversationReport> {
+    run_conversations_showing(engine, conversations, None)
+}
+
+/// [`run_conversations`], counting the conversations done in `progress`.
+pub fn run_conversations_showing(
+    engine: &Engine,
+    conversations: &[Conversation],
+    progress: Option<&bot::semantic::Progress>,
+) -> anyhow::Result<ConversationReport> {
+    if let Some(progress) = progress {
+        progress.set_phase("evaluating");
+        progress.begin(conversations.len());
+    }
     let mut report = ConversationReport {
         n_conversations: conversations.len(),
         ..ConversationReport::default()
@@ -457,6 +486,9 @@ pub fn run_conversations(engine: &Engine, conversations: &[Conversation]) -> any
         cell.1 += 1;
     };
     for conversation in conversations {
+        if let Some(progress) = progress {
+            progress.advance(1);
+        }
         let mut state = DialogueState::default();
         let mut all_right = true;
         let style = conversation.style.clone().unwrap_or_else(|| "other".into());

@@ -98,6 +98,19 @@ pub enum Write {
 /// Imports `source` (.csv in UTF-8, or .xlsx/.xls/.xlsb/.ods) into `knowledge_dir/guides`
 /// with the mapping file at `mapping_path`.
 pub fn import(source: &Path, mapping_path: &Path, knowledge_dir: &Path, write: Write) -> Result<Report> {
+    import_showing(source, mapping_path, knowledge_dir, write, &|_, _| {})
+}
+
+/// [`import`], telling `progress(done, more_to_do)` as it goes: the rows read and converted,
+/// then the guides checked and written (each counted once done; the second count arrives
+/// once the rows are converted).
+pub fn import_showing(
+    source: &Path,
+    mapping_path: &Path,
+    knowledge_dir: &Path,
+    write: Write,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Report> {
     let mapping = Mapping::load(mapping_path)?;
     let outcome = crate::Corpus::load(knowledge_dir)?;
     mapping.check_against(&outcome.corpus.departments, &outcome.corpus.e_licenses)?;
@@ -119,7 +132,9 @@ pub fn import(source: &Path, mapping_path: &Path, knowledge_dir: &Path, write: W
     let mut report = Report::default();
     let mut converted: Vec<(usize, Guide, String)> = Vec::new();
     let mut first_row_of: HashMap<String, usize> = HashMap::new();
+    progress(0, sheet.rows.iter().filter(|row| !row.is_blank()).count());
     for row in sheet.rows.iter().filter(|row| !row.is_blank()) {
+        progress(1, 0);
         report.n_rows += 1;
         let mut problems = Vec::new();
         match mapping.convert(&sheet, row, &outcome.corpus.departments) {
@@ -139,7 +154,9 @@ pub fn import(source: &Path, mapping_path: &Path, knowledge_dir: &Path, write: W
     let mut id_strings = existing_ids;
     id_strings.extend(converted.iter().map(|(_, guide, _)| guide.id.clone()));
     let all_ids: HashSet<&str> = id_strings.iter().map(String::as_str).collect();
+    progress(0, converted.len());
     for (row, guide, code) in &mut converted {
+        progress(1, 0);
         let path = guides_dir.join(format!("{}.toml", guide.id));
         let old = match std::fs::read_to_string(&path) {
             Ok(old) => Some(old),

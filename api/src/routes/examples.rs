@@ -342,3 +342,13 @@ pub fn gap_report() -> Value {
         }]
     })
 }
+
+pub fn dashboard_html() -> Value {
+    json!(
+        "<article class=\"dash\" aria-labelledby=\"dash-title\"><header class=\"dash-head\"><h2 id=\"dash-title\">运营看板 · 全市</h2>…</header>\
+         <section class=\"dash-card\" aria-labelledby=\"dash-kpi\"><h3 id=\"dash-kpi\">热线指标（区间合计）</h3><ul class=\"dash-kpis\">\
+         <li class=\"dash-kpi\"><span class=\"dash-kpi-name\">签收率</span><span class=\"dash-kpi-value\" data-kpi=\"签收率\">96.4%</span>…</li>…</ul></section>\
+         <section class=\"dash-card\" aria-labelledby=\"dash-trend\"><h3 id=\"dash-trend\">指标趋势（按周）</h3><figure class=\"dash-figure\">\
+         <svg class=\"dash-chart\" viewBox=\"0 0 720 260\" role=\"img\" aria-labelledby=\"dash-trend-t dash-trend-d\">…</svg></figure>…</section>…</article>"
+    )
+}

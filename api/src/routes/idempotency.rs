@@ -22,6 +22,9 @@ pub const HEADER: &str = "idempotency-key";
 /// past any live one, and a client retrying after a crash is not kept waiting a minute.
 const STALE_MS: i64 = 20_000;
 
+/// The requests that compute a turn, and so wait for a place in the turn queue.
+const TURN_PATHS: [&str; 2] = ["/api/v1/chat", "/api/v1/chat/stream"];
+
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // A file upload is stored as sent (a repeat is a second copy, harmless); its body is
     // larger than the replay store keeps.
@@ -54,6 +57,13 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
         },
         None => "anonymous".to_string(),
     };
+    // A turn that the full queue would refuse is refused before its key is recorded: under
+    // overload a shed turn then costs no database write (two, before: record and release),
+    // which on SQLite competed with the accepted turns for the one write lock.
+    if TURN_PATHS.contains(&request.uri().path()) && state.admission.full() {
+        state.metrics.turn("none", "shed", None);
+        return ApiError::from(crate::service::turn::busy()).into_response();
+    }
     let scope = format!("{subject} {}", request.uri().path());
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, super::MAX_BODY_BYTES).await {

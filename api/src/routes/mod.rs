@@ -5,6 +5,7 @@ mod applications;
 mod appointments;
 mod bindings;
 mod chat;
+mod dashboard;
 mod examples;
 mod gaps;
 mod guides;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads::router())
         .merge(appointments::router())
         .merge(gaps::router())
+        .merge(dashboard::router())
         .merge(openapi::router())
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));

@@ -44,6 +44,7 @@ use crate::state::AppState;
         super::appointments::inbox,
         super::appointments::settings,
         super::gaps::gaps,
+        super::dashboard::dashboard,
         super::tickets::list,
         super::tickets::one,
         super::tickets::confirm,
@@ -168,11 +169,15 @@ mod tests {
             for (method, operation) in item.as_object().unwrap() {
                 let name = format!("{method} {path}");
                 let content = &operation["responses"]["200"]["content"];
-                // A streaming operation answers server-sent events; everything else JSON.
+                // A streaming operation answers server-sent events, the dashboard HTML;
+                // everything else JSON.
                 // A file read back is bytes: a schema, no example.
                 let binary = content["application/octet-stream"].is_object();
                 let ok = if content["text/event-stream"].is_object() {
                     &content["text/event-stream"]
+                } else if content["text/html"].is_object() {
+                    // The dashboard: an HTML fragment drawn by the server.
+                    &content["text/html"]
                 } else if binary {
                     &content["application/octet-stream"]
                 } else {
@@ -199,7 +204,8 @@ mod tests {
                     assert!(
                         content["application/json"]["schema"].is_object()
                             || content["text/event-stream"]["schema"].is_object()
-                            || content["application/octet-stream"]["schema"].is_object(),
+                            || content["application/octet-stream"]["schema"].is_object()
+                            || content["text/html"]["schema"].is_object(),
                         "{name} {status}: a schema"
                     );
                 }

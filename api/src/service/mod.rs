@@ -14,6 +14,7 @@
 
 pub mod appointments;
 pub mod audit;
+pub mod dashboard;
 pub mod gaps;
 pub mod handoffs;
 pub mod ratings;

@@ -92,6 +92,11 @@ pub async fn chat(
 /// The same from anywhere: a request for a human opens a hand-over that remembers `origin`;
 /// while one is open, the message goes to the agent, not to the assistant. Counted in
 /// `/metrics`.
+/// What a citizen hears when the turn queue is full (503 with `Retry-After`).
+pub fn busy() -> Error {
+    Error::Busy("现在咨询的人很多，请过几秒再试。".into())
+}
+
 pub async fn chat_from(
     state: &AppState,
     user: Option<&User>,
@@ -144,7 +149,7 @@ async fn turn(
     // Overload sheds: past the bounded queue the citizen hears at once to try again shortly.
     let Some(_place) = state.admission.enter().await else {
         tracing::warn!(queued = state.admission.queued(), "turn refused: the queue is full");
-        return Err(Error::Busy("现在咨询的人很多，请过几秒再试。".into()));
+        return Err(busy());
     };
     let context_user = match user {
         Some(user) => Some(user_context(state, user).await?),

@@ -121,6 +121,8 @@ async fn every_endpoint_by_every_caller_allows_exactly_what_it_should() {
                 "NNNNYNNNY",
             ),
             ("GET", "/api/v1/stats/hotline".into(), None, "NNNNYYYYY"),
+            // The dashboard: the administrator and every department's staff (each sees their own).
+            ("GET", "/api/v1/admin/dashboard".into(), None, "NNNNNYYYY"),
             (
                 "POST",
                 format!("/api/v1/tickets/{t}/confirm"),

@@ -658,3 +658,176 @@ async fn say_relayed(client: &Client, text: &str) {
     )
     .await;
 }
+
+/// The operator's dashboard at `/admin`: the administrator logs in, sees the KPI tiles and
+/// three SVG charts drawn by the server (with sizes, titles and data tables), an overdue
+/// ticket whose text holds markup shown as text, the period changed, axe-core, and the page
+/// printed to PDF with the controls left out of print; department staff see their own.
+#[tokio::test]
+async fn an_administrator_reads_and_prints_the_dashboard_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let driver = start_driver().await;
+    for db in TestDb::all().await {
+        let store = db.open().await;
+        crate::common::seed_demo_with_staff(&store).await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let mut numbers = Vec::new();
+        for (department, category, summary) in [
+            (
+                "urban-management",
+                "城乡建设",
+                "<img src=x onerror=\"window.__pwned=1\">占道经营",
+            ),
+            ("ecology-environment", "环境保护", "夜间施工噪声"),
+        ] {
+            let filed = now - 6 * 3_600_000;
+            let ticket = crate::dashboard::ticket(department, category, summary, filed);
+            numbers.push(store.create_ticket(&ticket, filed).await.unwrap().number);
+        }
+        let base = serve(store.clone()).await;
+        let label: &str = &db.label;
+
+        let admin = open_browser(&driver, 1280, 900).await;
+        admin.goto(&format!("{base}/admin")).await.unwrap();
+        click(&admin, "#admin-dev-login").await;
+        wait_for(
+            &admin,
+            "the dashboard",
+            "document.querySelectorAll('#admin-dashboard svg.dash-chart').length",
+        )
+        .await;
+        let drawn = js(
+            &admin,
+            "return [...document.querySelectorAll('#admin-dashboard svg.dash-chart')].map(s => {
+               const r = s.getBoundingClientRect();
+               return { w: Math.round(r.width), h: Math.round(r.height), title: s.querySelector('title').textContent,
+                        marks: s.querySelectorAll('rect, path, circle').length };
+             })",
+        )
+        .await;
+        let charts = drawn.as_array().unwrap();
+        assert_eq!(charts.len(), 3, "{label}: trend, categories, ratings: {drawn}");
+        for chart in &charts[..2] {
+            assert!(
+                chart["w"].as_u64().unwrap() > 300 && chart["h"].as_u64().unwrap() > 40,
+                "{label}: {chart}"
+            );
+            assert!(chart["marks"].as_u64().unwrap() > 0, "{label}: an empty chart: {chart}");
+        }
+        let page = js(&admin, "return document.querySelector('#admin-dashboard').innerText").await;
+        let page = page.as_str().unwrap();
+        for expected in [
+            "运营看板 · 全市",
+            "签收率",
+            "办结率",
+            "按时办结率",
+            "满意率",
+            "超期工单",
+            "签收超时",
+        ] {
+            assert!(page.contains(expected), "{label}: {expected} missing from {page}");
+        }
+        for number in &numbers {
+            assert!(page.contains(number.as_str()), "{label}: overdue {number} missing");
+        }
+        assert!(
+            page.contains("<img src=x"),
+            "{label}: the stored markup is shown as text"
+        );
+        let safe = js(
+            &admin,
+            "return window.__pwned === undefined && !document.querySelector('#admin-dashboard img')",
+        )
+        .await;
+        assert_eq!(safe, json!(true), "{label}: markup from a ticket ran");
+        // Another period: the trend gets 4 weekly rows.
+        admin
+            .execute(
+                "const s = document.querySelector('#admin-weeks'); s.value = '4'; s.dispatchEvent(new Event('change'));",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        wait_for(
+            &admin,
+            "four weeks",
+            "document.querySelector('#admin-dashboard .dash-period') && document.querySelector('#admin-dashboard .dash-period').innerText.includes('近 4 周')",
+        )
+        .await;
+        screenshot(&admin, label, "admin-dashboard").await;
+        axe(&admin, "the dashboard").await;
+        // Printable: the controls are left out of print, and the page prints to a PDF.
+        let hidden_in_print = js(
+            &admin,
+            "return [...document.styleSheets].flatMap(s => [...s.cssRules]).filter(r => r.media && r.media.mediaText === 'print')
+               .some(r => [...r.cssRules].some(x => x.selectorText && x.selectorText.includes('.admin-controls') && x.style.display === 'none'))",
+        )
+        .await;
+        assert_eq!(
+            hidden_in_print,
+            json!(true),
+            "{label}: a print style hides the controls"
+        );
+        let pdf = admin
+            .print(fantoccini::wd::PrintConfiguration::default())
+            .await
+            .unwrap();
+        assert!(
+            pdf.starts_with(b"%PDF") && pdf.len() > 10_000,
+            "{label}: {} bytes",
+            pdf.len()
+        );
+        std::fs::write(artefacts().join(format!("{label}-admin-dashboard.pdf")), &pdf).unwrap();
+        // Department staff: their own tickets only.
+        admin
+            .execute("localStorage.removeItem('banshi.admin.token');", Vec::new())
+            .await
+            .unwrap();
+        let staff = login_token(&admin, "staff-ecology-environment").await;
+        admin
+            .execute(
+                &format!(
+                    "localStorage.setItem('banshi.admin.token', {}); location.reload();",
+                    json!(staff)
+                ),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        wait_for(
+            &admin,
+            "the department's dashboard",
+            "document.querySelector('#admin-dashboard .dash-head') && document.querySelector('#admin-dashboard .dash-head').innerText.includes('示范市生态环境局')",
+        )
+        .await;
+        let page = js(&admin, "return document.querySelector('#admin-dashboard').innerText").await;
+        let page = page.as_str().unwrap();
+        assert!(
+            page.contains(numbers[1].as_str()) && !page.contains(numbers[0].as_str()),
+            "{label}: {page}"
+        );
+        admin.close().await.unwrap();
+        store.close().await;
+        db.cleanup().await;
+    }
+}
+
+/// A development token for `user`, asked for by the page itself.
+async fn login_token(client: &Client, user: &str) -> String {
+    let token = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/dev/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                          body: JSON.stringify({ user: arguments[0] }) })
+               .then(r => r.json()).then(j => done(j.token)).catch(e => done(null));",
+            vec![json!(user)],
+        )
+        .await
+        .unwrap();
+    token.as_str().expect("a development token").to_string()
+}

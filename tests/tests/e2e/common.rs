@@ -25,6 +25,12 @@ pub fn engine() -> Arc<bot::Engine> {
         .clone()
 }
 
+/// The demo users, with a staff member (`staff-{id}`) for every department of the sample corpus.
+pub async fn seed_demo_with_staff(store: &backend::Store) {
+    let departments: Vec<String> = engine().corpus.departments.iter().map(|d| d.id.clone()).collect();
+    api::demo::seed(store, &departments).await.unwrap();
+}
+
 /// The app's state with a fixed signing secret, so tokens survive a simulated restart.
 pub fn state(store: backend::Store) -> AppState {
     let auth = api::auth::Auth::new(Some("e2e-secret-e2e-secret-e2e-secret!"), None, true).expect("auth");

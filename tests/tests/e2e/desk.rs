@@ -203,8 +203,7 @@ async fn each_audience_applies_with_an_upload_on_both_databases() {
     ];
     for db in TestDb::all().await {
         let store = db.open().await;
-        let departments: Vec<String> = engine.corpus.departments.iter().map(|d| d.id.clone()).collect();
-        api::demo::seed(&store, &departments).await.unwrap();
+        crate::common::seed_demo_with_staff(&store).await;
         let app = api::app(state(store.clone()));
         for (user, (service_id, title, department)) in &cases {
             let user = if engine.corpus.guide(service_id).unwrap().audience == knowledge::Audience::Company {

@@ -461,13 +461,7 @@ async fn double_submit_makes_one_application_and_others_cannot_see_it() {
 async fn staff_move_an_application_through_the_workflow_with_an_audit_log() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let departments: Vec<String> = crate::common::engine()
-            .corpus
-            .departments
-            .iter()
-            .map(|d| d.id.clone())
-            .collect();
-        api::demo::seed(&store, &departments).await.unwrap();
+        crate::common::seed_demo_with_staff(&store).await;
         let app = api::app(crate::common::state(store.clone()));
         let mut chat = Conversation::new(&app, Some("citizen-1")).await;
         chat.say("我要在线办理身份证到期换领").await;
@@ -560,13 +554,7 @@ async fn staff_move_an_application_through_the_workflow_with_an_audit_log() {
 async fn an_issued_combined_license_lands_in_the_wallet() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let departments: Vec<String> = crate::common::engine()
-        .corpus
-        .departments
-        .iter()
-        .map(|d| d.id.clone())
-        .collect();
-    api::demo::seed(&store, &departments).await.unwrap();
+    crate::common::seed_demo_with_staff(&store).await;
     let app = api::app(crate::common::state(store.clone()));
     let mut chat = Conversation::new(&app, Some("company-1")).await;
     for message in [

@@ -17,9 +17,7 @@ async fn declined_questions_about_two_uncovered_services_are_two_gaps_with_count
     let fishing = ["渔业捕捞许可证怎么申请", "申请渔业捕捞许可证需要什么条件"];
     for db in TestDb::all().await {
         let store = db.open().await;
-        let engine = crate::common::engine();
-        let departments: Vec<String> = engine.corpus.departments.iter().map(|d| d.id.clone()).collect();
-        api::demo::seed(&store, &departments).await.unwrap();
+        crate::common::seed_demo_with_staff(&store).await;
         let app = api::app(state(store.clone()));
         for question in dogs.iter().chain(&fishing) {
             let answered = chat(&app, None, question).await;

@@ -125,21 +125,34 @@ async fn a_rate_limited_client_is_told_when_to_retry_on_a_connection_that_stays_
     db.cleanup().await;
 }
 
+/// The app with one turn worker and no queue, and that one place taken: the next turn is shed.
+async fn full_app(store: &backend::Store) -> (axum::Router, tokio::sync::OwnedSemaphorePermit) {
+    let mut busy = state(store.clone());
+    busy.admission = std::sync::Arc::new(api::state::Admission::new(1, 0));
+    let held = busy.admission.enter().await.expect("the one place");
+    (api::app(busy), held)
+}
+
+/// A chat turn to `path`, with an `Idempotency-Key` when given.
+fn turn_request(path: &str, key: Option<&str>) -> axum::http::Request<axum::body::Body> {
+    let mut request = axum::http::Request::post(path).header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    request
+        .body(axum::body::Body::from(json!({ "message": "护照怎么办" }).to_string()))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn overload_is_refused_at_once_with_a_time_to_retry_and_health_stays_up() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let mut busy = state(store.clone());
-    // One worker, no queue: while it computes, the next turn is shed.
-    busy.admission = std::sync::Arc::new(api::state::Admission::new(1, 0));
-    let held = busy.admission.enter().await.expect("the one place");
-    let app = api::app(busy);
+    let (app, held) = full_app(&store).await;
     let started = std::time::Instant::now();
-    let request = axum::http::Request::post("/api/v1/chat")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(json!({ "message": "护照怎么办" }).to_string()))
+    let shed = tower::ServiceExt::oneshot(app.clone(), turn_request("/api/v1/chat", None))
+        .await
         .unwrap();
-    let shed = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()["retry-after"], "1");
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
@@ -147,6 +160,25 @@ async fn overload_is_refused_at_once_with_a_time_to_retry_and_health_stays_up() 
     drop(held);
     assert_eq!(chat(&app, None, "护照怎么办").await.status, StatusCode::OK);
     store.close().await;
+    db.cleanup().await;
+}
+
+/// Shedding costs the database nothing: a turn with an `Idempotency-Key` that the full queue
+/// would refuse is refused before its key is recorded. With the database gone, it is still a
+/// quick 503 with a time to retry, not a 500 from the key's record.
+#[tokio::test]
+async fn a_shed_turn_touches_no_database() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let (app, held) = full_app(&store).await;
+    store.close().await;
+    for path in ["/api/v1/chat", "/api/v1/chat/stream"] {
+        let request = turn_request(path, Some(&format!("shed-{path}")));
+        let shed = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(shed.headers()["retry-after"], "1", "{path}");
+    }
+    drop(held);
     db.cleanup().await;
 }
 

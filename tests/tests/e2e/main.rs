@@ -7,6 +7,7 @@ mod browser;
 mod channels;
 mod common;
 mod corpus;
+mod dashboard;
 mod desk;
 mod forms;
 mod fuzz;

@@ -31,13 +31,7 @@ pub struct Setup {
 
 pub async fn setup(db: TestDb) -> Setup {
     let store = db.open().await;
-    let departments: Vec<String> = crate::common::engine()
-        .corpus
-        .departments
-        .iter()
-        .map(|d| d.id.clone())
-        .collect();
-    api::demo::seed(&store, &departments).await.unwrap();
+    crate::common::seed_demo_with_staff(&store).await;
     let mut state = crate::common::state(store.clone());
     // Monday 2026-11-30 10:00 China time.
     let clock = Arc::new(api::clock::ManualClock::new(1_796_004_000_000));

@@ -43,8 +43,7 @@ async fn a_wrong_field_in_a_staff_request_is_named() {
 async fn a_refused_ticket_step_names_states_in_chinese() {
     for db in TestDb::all().await {
         let store = db.open().await;
-        let departments: Vec<String> = engine().corpus.departments.iter().map(|d| d.id.clone()).collect();
-        api::demo::seed(&store, &departments).await.unwrap();
+        crate::common::seed_demo_with_staff(&store).await;
         let app = api::app(crate::common::state(store.clone()));
         let mut chat = Conversation::new(&app, Some("citizen-1")).await;
         let number = file_complaint(&mut chat).await;
@@ -76,8 +75,7 @@ async fn a_refused_ticket_step_names_states_in_chinese() {
 async fn answers_built_by_hand_have_their_documented_fields() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let departments: Vec<String> = engine().corpus.departments.iter().map(|d| d.id.clone()).collect();
-    api::demo::seed(&store, &departments).await.unwrap();
+    crate::common::seed_demo_with_staff(&store).await;
     let app = api::app(crate::common::state(store.clone()));
     let doc = get(&app, "/api/v1/openapi.json").await.json;
     let admin = login(&app, "admin").await;
