@@ -104,7 +104,7 @@ fn trend(out: &mut String, board: &Dashboard) {
     const W: f64 = 720.0;
     const H: f64 = 260.0;
     const LEFT: f64 = 48.0;
-    const RIGHT: f64 = 16.0;
+    const RIGHT: f64 = 32.0;
     const TOP: f64 = 16.0;
     const BOTTOM: f64 = 36.0;
     let n = board.weeks.len().max(1);
@@ -223,7 +223,8 @@ fn groups(out: &mut String, id: &str, heading: &str, what: &str, rows: &[(String
     let shown = &rows[..rows.len().min(15)];
     let h = ROW * shown.len() as f64 + 8.0;
     let max = shown.iter().map(|r| r.1).max().unwrap_or(1).max(1) as f64;
-    let scale = |n: i64| (W - LABEL - 90.0) * n as f64 / max;
+    // Room on the right for the longest figure, “12345（超期 6789）”.
+    let scale = |n: i64| (W - LABEL - 170.0) * n as f64 / max;
     let _ = write!(
         out,
         "<figure class=\"dash-figure\"><svg class=\"dash-chart\" viewBox=\"0 0 {W} {h}\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\">\
@@ -369,8 +370,11 @@ fn gaps(out: &mut String, board: &Dashboard) {
     let _ = write!(
         out,
         "<section class=\"dash-card\" aria-labelledby=\"dash-gaps\"><h3 id=\"dash-gaps\">知识缺口</h3>\
-         <p class=\"dash-note\">区间内未能回答或回答不确定的提问 {} 条，归为 {} 个话题（已去除个人信息）。</p>",
-        report.n_questions, report.n_topics
+         <p class=\"dash-note\">{} 起（最多近 7 天）未能回答或回答不确定的提问 {} 条，归为 {} 个话题（已去除个人信息）；\
+         更长的时段用 <code>banshi gaps --days N</code>。</p>",
+        escape(&report.since),
+        report.n_questions,
+        report.n_topics
     );
     if report.clusters.is_empty() {
         out.push_str("<p class=\"dash-empty\">没有知识缺口。</p></section>");

@@ -5,7 +5,7 @@
 //! 申请, weigh little).
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use regex::Regex;
 
@@ -35,10 +35,44 @@ pub fn redact(text: &str) -> String {
 /// the largest group first.
 pub fn cluster(engine: &Engine, texts: &[&str]) -> crate::Result<Vec<Vec<usize>>> {
     let (vectors, same) = match &engine.semantic {
-        Some(semantic) => (semantic.encoder.embed(texts, models::TextKind::Query)?, SAME_ENCODER),
+        Some(semantic) => (embed_remembered(&semantic.encoder, texts)?, SAME_ENCODER),
         None => (bigram_vectors(engine, texts), SAME_BIGRAMS),
     };
     Ok(cluster_vectors(vectors, same))
+}
+
+/// Most question vectors remembered between reports (about 1.5 KB each); past it the memory
+/// starts again.
+const REMEMBERED: usize = 20_000;
+
+/// The questions' vectors by text, kept between reports: every report of a period reads the
+/// same questions again (the dashboard at each look), and embedding is what costs (about
+/// 5 ms a question on two cores; 1,000 questions took 6 s a look before).
+static VECTORS: LazyLock<Mutex<HashMap<String, Vec<f32>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn embed_remembered(encoder: &models::Encoder, texts: &[&str]) -> crate::Result<Vec<Vec<f32>>> {
+    let mut missing: Vec<&str> = {
+        let known = VECTORS.lock().unwrap_or_else(|e| e.into_inner());
+        texts.iter().copied().filter(|t| !known.contains_key(*t)).collect()
+    };
+    missing.sort_unstable();
+    missing.dedup();
+    let fresh = encoder.embed(&missing, models::TextKind::Query)?;
+    let mut known = VECTORS.lock().unwrap_or_else(|e| e.into_inner());
+    if known.len() + fresh.len() > REMEMBERED {
+        known.clear();
+    }
+    for (text, vector) in missing.iter().zip(fresh) {
+        known.insert((*text).to_string(), vector);
+    }
+    // A text forgotten by a clear made for another report is embedded again, alone.
+    texts
+        .iter()
+        .map(|t| match known.get(*t) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(encoder.embed(&[t], models::TextKind::Query)?.remove(0)),
+        })
+        .collect()
 }
 
 /// Greedy average-linkage grouping: each vector joins the group whose members it is closest
@@ -173,6 +207,21 @@ mod tests {
         }
         groups.sort();
         assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4], vec![5]]);
+
+        // Remembered between reports: the same vectors, and a remembered one is used as it is
+        // (a marker put in its place comes back) instead of being embedded again.
+        let first = embed_remembered(&encoder, &texts[..3]).unwrap();
+        for (remembered, direct) in first
+            .iter()
+            .zip(&encoder.embed(&texts[..3], models::TextKind::Query).unwrap())
+        {
+            let cosine: f32 = remembered.iter().zip(direct).map(|(a, b)| a * b).sum();
+            assert!(cosine > 0.999, "{cosine}");
+        }
+        VECTORS.lock().unwrap().insert(texts[1].to_string(), vec![7.0; 3]);
+        let second = embed_remembered(&encoder, &texts[..3]).unwrap();
+        assert_eq!(second[1], vec![7.0; 3]);
+        assert_eq!(second[0], first[0]);
     }
 
     #[test]

@@ -20,6 +20,10 @@ const OVERDUE_LISTED: i64 = 50;
 const SERVICES_LISTED: usize = 20;
 /// Most gap topics shown.
 const GAPS_LISTED: usize = 10;
+/// The gaps are those of the last week at most: grouping embeds every question read, so a
+/// longer period would make each look at the dashboard slow (`banshi gaps --days N` and
+/// `GET /api/v1/stats/gaps?days=N` read longer periods on demand).
+const GAP_DAYS: i64 = 7;
 
 /// The four hotline rates over a set of tickets (and ratings); `None` where nothing counts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -173,7 +177,8 @@ pub async fn build(state: &AppState, user: &User, weeks: u32) -> Result<Dashboar
     ratings.sort_by(|a, b| b.stats.n_ratings.cmp(&a.stats.n_ratings).then(a.key.cmp(&b.key)));
     ratings.truncate(SERVICES_LISTED);
 
-    let mut gaps = super::gaps::report(&state.store, engine.clone(), origin, GAPS_LISTED * 5).await?;
+    let gaps_since = origin.max(now - GAP_DAYS * 86_400_000);
+    let mut gaps = super::gaps::report(&state.store, engine.clone(), gaps_since, GAPS_LISTED * 5).await?;
     if let Some(id) = dept {
         // A department writes the guides of its own services: the gaps nearest to them.
         gaps.clusters.retain(|c| {
