@@ -690,7 +690,7 @@ async fn an_administrator_reads_and_prints_the_dashboard_in_a_real_browser() {
             numbers.push(store.create_ticket(&ticket, filed).await.unwrap().number);
         }
         let base = serve(store.clone()).await;
-        let label: &str = &db.label;
+        let label = db.label;
 
         let admin = open_browser(&driver, 1280, 900).await;
         admin.goto(&format!("{base}/admin")).await.unwrap();
