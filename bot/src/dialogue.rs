@@ -103,7 +103,9 @@ pub fn respond(
 
 /// Two services asked in one message (“社保卡怎么补，生育津贴怎么领”) get both: the answer
 /// about the first, then a short answer about each other service the message names by title
-/// or alias (not a part of the bundle answered, which covers it already).
+/// or alias (not a part of the bundle answered, which covers it already). A list read from its
+/// parts is not answered here: a comma or 及 also cuts one question into clauses that each
+/// match some guide (办理流程及照片要求), which would add an answer nobody asked for.
 fn also_named(
     engine: &Engine,
     next: DialogueState,
@@ -500,8 +502,9 @@ fn pick_ordinal(engine: &Engine, options: &[String], message: &str) -> Option<St
 
 /// The services a message lists (“上户口和办医保都要准备什么”), in its order: the message
 /// cut at the words that join a list (`phrases.toml` `[words]` `conjunctions`), each part's
-/// best guide where its own words match it strongly. Fewer than two: none. Only remembered
-/// as the options a later “第二个” picks; the answer itself is decided as for any message.
+/// best guide where its own words match it strongly (or, failing that, the encoder reads it:
+/// [`understood_part`]). Fewer than two: none. Only remembered as the options a later
+/// “第二个” picks; the answer itself is decided as for any message.
 fn listed_services(engine: &Engine, message: &str) -> Result<Vec<String>> {
     let text = index::normalize(message);
     let mut parts = vec![text];
@@ -520,14 +523,52 @@ fn listed_services(engine: &Engine, message: &str) -> Result<Vec<String>> {
         .iter()
         .filter(|p| p.chars().filter(|c| c.is_alphanumeric()).count() >= 2)
     {
-        if let Some(top) = engine.index.search(part, 1)?.into_iter().next()
-            && confidence(&top) >= engine.thresholds.answer
-            && !listed.contains(&top.id)
+        let lexical = engine
+            .index
+            .search(part, 1)?
+            .into_iter()
+            .next()
+            .filter(|top| confidence(top) >= engine.thresholds.answer)
+            .map(|top| top.id);
+        // Words the guides do not use (English, plain speech): the encoder's reading, when the
+        // intent head is sure the part asks for a service and one guide stands out.
+        let id = match lexical {
+            Some(id) => Some(id),
+            None => understood_part(engine, part)?,
+        };
+        if let Some(id) = id
+            && !listed.contains(&id)
         {
-            listed.push(top.id);
+            listed.push(id);
         }
     }
     Ok(if listed.len() >= 2 { listed } else { Vec::new() })
+}
+
+/// The guide one part of a list asks about, by the encoder: the intent head's likeliest intent
+/// is a service (a bare “my car's inspection” is not a sure one, but a list of services makes
+/// it one) and the best guide's fused score leads the next by `list_part_lead`. Without the
+/// encoder: none.
+fn understood_part(engine: &Engine, part: &str) -> Result<Option<String>> {
+    let Some(probabilities) = engine.intent_probabilities(part)? else {
+        return Ok(None);
+    };
+    let p_service = probabilities
+        .iter()
+        .find(|(label, _)| label == "service")
+        .map_or(0.0, |(_, p)| *p);
+    if probabilities
+        .iter()
+        .any(|(label, p)| label != "service" && *p >= p_service)
+    {
+        return Ok(None);
+    }
+    let ranked = engine.retrieve(part, 2, engine.default_mode())?;
+    Ok(match ranked.as_slice() {
+        [top] => Some(top.id.clone()),
+        [top, second, ..] if top.score >= second.score * engine.thresholds.list_part_lead => Some(top.id.clone()),
+        _ => None,
+    })
 }
 
 /// The guides a message names by a whole title or alias, in the order it names them.

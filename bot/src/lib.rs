@@ -136,6 +136,9 @@ pub struct Thresholds {
     pub unknown_service_max_p: f32,
     /// At or above this p(service) the best guide is answered even when others are close.
     pub head_service_sure: f32,
+    /// A part of a list of services (“驾照换证和车辆年检”) that the guides' words do not
+    /// match strongly is read by the encoder: its best guide must lead the next by this ratio.
+    pub list_part_lead: f32,
 }
 
 impl Default for Thresholds {
@@ -154,6 +157,7 @@ impl Default for Thresholds {
             unknown_document_max_p: 0.8,
             unknown_service_max_p: 0.9,
             head_service_sure: 0.9,
+            list_part_lead: 1.25,
         }
     }
 }

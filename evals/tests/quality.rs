@@ -287,6 +287,47 @@ fn a_guide_added_for_a_declined_look_alike_answers_it() {
     );
 }
 
+/// A citizen lists two services in words the guides do not use (English); a later “the
+/// second one” / “the first one” picks from that list. The part the guides' words do not match
+/// strongly is read by the encoder (the intent head's likeliest reading is a service, and one
+/// guide leads), so the list holds both.
+#[test]
+fn an_ordinal_picks_from_a_list_the_encoder_read() {
+    let Some(engine) = engine_with_model() else {
+        return;
+    };
+    let turns = [
+        (
+            "Two things please: replacing my lost ID card and my car's yearly inspection.",
+            None,
+        ),
+        ("the second one", Some("vehicle-inspection-sticker")),
+        ("and what about the first one?", Some("id-card-replacement")),
+    ];
+    let mut state = bot::DialogueState::default();
+    for (message, expected) in turns {
+        let (next, reply) = bot::respond(&engine, &bot::Context::anonymous(), &state, message).unwrap();
+        if let Some(expected) = expected {
+            assert_eq!(
+                reply.guides.first().map(|g| g.id.as_str()),
+                Some(expected),
+                "{message}: {}",
+                reply.text
+            );
+        } else {
+            assert_eq!(
+                next.last_options,
+                vec![
+                    "id-card-replacement".to_string(),
+                    "vehicle-inspection-sticker".to_string()
+                ],
+                "the list as offered"
+            );
+        }
+        state = next;
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
