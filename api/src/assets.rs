@@ -1,6 +1,6 @@
 //! The browser side, inside the binary: the chat widget (`/widget.js`, `/widget.css`), the
 //! demo portal of 示范市 (`/`), the agent console (`/agent`, `/agent.js`, `/agent.css`) and the
-//! operator's dashboard (`/admin`, `/admin.js`, `/admin.css`).
+//! operator's dashboard (`/admin`, `/admin.js`, `/admin.css`); the two staff pages share `/base.css`.
 //! No CDN, nothing inline (a strict Content-Security-Policy holds), gzip when the browser
 //! takes it, an ETag on everything; a `?v=` equal to the file's hash is cached for a year.
 
@@ -37,6 +37,7 @@ const AGENT_JS: &str = include_str!("../assets/agent.js");
 const AGENT_CSS: &str = include_str!("../assets/agent.css");
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const AGENT_HTML: &str = include_str!("../assets/agent.html");
+const BASE_CSS: &str = include_str!("../assets/base.css");
 const ADMIN_JS: &str = include_str!("../assets/admin.js");
 const ADMIN_CSS: &str = include_str!("../assets/admin.css");
 const ADMIN_HTML: &str = include_str!("../assets/admin.html");
@@ -74,7 +75,8 @@ pub fn files() -> &'static [Asset] {
         let agent = asset("agent.js", "text/javascript; charset=utf-8", AGENT_JS.to_string());
         let admin = asset("admin.js", "text/javascript; charset=utf-8", ADMIN_JS.to_string());
         let admin_css = asset("admin.css", "text/css; charset=utf-8", ADMIN_CSS.to_string());
-        vec![widget, css, agent, agent_css, admin, admin_css]
+        let base = asset("base.css", "text/css; charset=utf-8", BASE_CSS.to_string());
+        vec![widget, css, agent, agent_css, admin, admin_css, base]
     })
 }
 
@@ -185,6 +187,7 @@ pub fn router() -> Router<AppState> {
         .route("/widget.css", file_route("widget.css"))
         .route("/agent.js", file_route("agent.js"))
         .route("/agent.css", file_route("agent.css"))
+        .route("/base.css", file_route("base.css"))
         .route("/admin.js", file_route("admin.js"))
         .route("/admin.css", file_route("admin.css"))
         .route(
@@ -220,6 +223,7 @@ mod tests {
             super::AGENT_CSS,
             super::INDEX_HTML,
             super::AGENT_HTML,
+            super::BASE_CSS,
             super::ADMIN_JS,
             super::ADMIN_CSS,
             super::ADMIN_HTML,
