@@ -206,8 +206,9 @@ fn trend(out: &mut String, board: &Dashboard) {
     out.push_str("</tbody></table></section>");
 }
 
-/// Horizontal bars: all tickets of a group, with the overdue part in a darker, hatched-free
-/// colour and its count written out; then the table.
+/// Horizontal bars: all tickets of a group, the overdue part drawn over it in a dark red and
+/// its count written beside the bar (so print in black and white still tells it); then the
+/// table. At most 15 bars; the table lists every group.
 fn groups(out: &mut String, id: &str, heading: &str, what: &str, rows: &[(String, i64, i64)]) {
     let _ = write!(
         out,
