@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use crate::tickets::{OPEN, past_due};
 use crate::{Result, Store};
 
 /// One week of tickets (by the day they were filed), with the hotline's four counts.
@@ -44,12 +45,6 @@ pub struct OverdueTicket {
     pub which: &'static str,
     pub supervised: bool,
 }
-
-/// Not yet answered: the states the SLA sweeper watches.
-const OPEN: &str = "state NOT IN ('confirmed', 'closed', 'replied', 'waiting_citizen')";
-
-/// Past a deadline while open (the sweeper's own test, supervised or not).
-const OVERDUE: &str = "((state IN ('dispatched', 'returned') AND response_due < $2) OR resolve_due < $2)";
 
 impl Store {
     /// The hotline's counts per week from `origin` (epoch ms) to now, oldest first; weeks
@@ -116,10 +111,11 @@ impl Store {
     /// first.
     pub async fn tickets_grouped(&self, by: &str, department: Option<&str>, now: i64) -> Result<Vec<GroupCounts>> {
         let key = if by == "category" { "category" } else { "department" };
+        let overdue = past_due("$2");
         let sql = format!(
             "SELECT {key} AS k, COUNT(*) AS n, \
              COALESCE(SUM(CASE WHEN {OPEN} THEN 1 ELSE 0 END), 0) AS open, \
-             COALESCE(SUM(CASE WHEN {OPEN} AND {OVERDUE} THEN 1 ELSE 0 END), 0) AS overdue \
+             COALESCE(SUM(CASE WHEN {OPEN} AND {overdue} THEN 1 ELSE 0 END), 0) AS overdue \
              FROM tickets WHERE ($1 = '' OR department = $1) GROUP BY {key} ORDER BY n DESC, k"
         );
         let rows = sqlx::query(&sql)
@@ -141,9 +137,10 @@ impl Store {
 
     /// The overdue tickets, the longest overdue first, at most `limit`.
     pub async fn overdue_tickets(&self, department: Option<&str>, now: i64, limit: i64) -> Result<Vec<OverdueTicket>> {
+        let overdue = past_due("$2");
         let sql = format!(
             "SELECT number, category, department, state, summary, response_due, resolve_due, supervised FROM tickets \
-             WHERE ($1 = '' OR department = $1) AND {OPEN} AND {OVERDUE} \
+             WHERE ($1 = '' OR department = $1) AND {OPEN} AND {overdue} \
              ORDER BY CASE WHEN state IN ('dispatched', 'returned') AND response_due < resolve_due THEN response_due ELSE resolve_due END, number \
              LIMIT $3"
         );

@@ -162,6 +162,16 @@ pub struct Notification {
     pub created_at: i64,
 }
 
+/// Not yet answered: the states in which a ticket's deadlines run.
+pub(crate) const OPEN: &str = "state NOT IN ('confirmed', 'closed', 'replied', 'waiting_citizen')";
+
+/// An open ticket's test of being late, `now` naming the SQL parameter that holds the time:
+/// not accepted by the response deadline, or not answered by the resolution deadline. The
+/// SLA sweeper and the dashboard share it.
+pub(crate) fn past_due(now: &str) -> String {
+    format!("((state IN ('dispatched', 'returned') AND response_due < {now}) OR resolve_due < {now})")
+}
+
 const TICKET_COLUMNS: &str = "number, kind, category, department, district, citizen_id, contact, summary, location, \
      happened, urgent, state, response_due, resolve_due, paused_since, supervised, accepted_at, replied_at, reply, \
      created_at, updated_at";
@@ -331,8 +341,8 @@ impl Store {
 
     async fn escalate_overdue(&self, now: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(&format!(
-            "SELECT {TICKET_COLUMNS} FROM tickets WHERE supervised = 0 AND state NOT IN ('confirmed', 'closed', 'replied', 'waiting_citizen') \
-             AND ((state IN ('dispatched', 'returned') AND response_due < $1) OR resolve_due < $1)"
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE supervised = 0 AND {OPEN} AND {}",
+            past_due("$1")
         ))
         .bind(now)
         .fetch_all(&self.pool)

@@ -373,14 +373,22 @@ pub async fn hotline_kpis(
     AuthUser(user): AuthUser,
 ) -> ApiResult<Json<serde_json::Value>> {
     let kpis = service::ratings::hotline(&state, &user).await?;
-    let c = kpis.counts;
-    let rate = |a: i64, b: i64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let c = &kpis.counts;
+    let rates = service::dashboard::Kpis {
+        n_tickets: c.n_tickets,
+        n_accepted_on_time: c.n_accepted_on_time,
+        n_replied: c.n_replied,
+        n_replied_on_time: c.n_replied_on_time,
+        n_rated: kpis.n_rated as i64,
+        n_satisfied: kpis.n_satisfied as i64,
+    };
+    // Nothing to count is 0 here (the dashboard shows a dash).
     Ok(Json(serde_json::json!({
         "tickets": c.n_tickets,
-        "response_rate": rate(c.n_accepted_on_time, c.n_tickets),
-        "resolution_rate": rate(c.n_replied, c.n_tickets),
-        "on_time_rate": rate(c.n_replied_on_time, c.n_replied),
-        "satisfaction_rate": rate(kpis.n_satisfied as i64, kpis.n_rated as i64),
+        "response_rate": rates.response_rate().unwrap_or(0.0),
+        "resolution_rate": rates.resolution_rate().unwrap_or(0.0),
+        "on_time_rate": rates.on_time_rate().unwrap_or(0.0),
+        "satisfaction_rate": rates.satisfaction_rate().unwrap_or(0.0),
         "supervised": c.n_supervised,
     })))
 }

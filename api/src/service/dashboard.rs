@@ -5,10 +5,9 @@
 //! whose closest guide is theirs). The figures come from the database; `crate::admin`
 //! draws them.
 
-use std::sync::Arc;
-
 use chrono::{Datelike, Duration, NaiveTime};
 
+use super::tickets::department_name;
 use super::{Error, Result};
 use crate::auth::{Role, User};
 use crate::state::AppState;
@@ -204,19 +203,9 @@ pub async fn build(state: &AppState, user: &User, weeks: u32) -> Result<Dashboar
     })
 }
 
-fn department_name(engine: &Arc<bot::Engine>, id: &str) -> String {
-    engine
-        .corpus
-        .departments
-        .iter()
-        .find(|d| d.id == id)
-        .map(|d| d.name.clone())
-        .unwrap_or_else(|| id.to_string())
-}
-
 /// A service's title; ratings of tickets and conversations are keyed `(ticket)` and
 /// `(conversation)`.
-fn service_title(engine: &Arc<bot::Engine>, key: &str) -> String {
+fn service_title(engine: &bot::Engine, key: &str) -> String {
     match key {
         "(ticket)" => "12345 热线工单".into(),
         "(conversation)" => "智能客服对话".into(),

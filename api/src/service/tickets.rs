@@ -150,7 +150,8 @@ pub fn submitted_text(engine: &Engine, application: &backend::Application, n_par
     )
 }
 
-fn department_name(engine: &Engine, id: &str) -> String {
+/// A department's name from the directory, or its id when the directory lacks it.
+pub(crate) fn department_name(engine: &Engine, id: &str) -> String {
     engine.corpus.department(id).map_or(id.to_string(), |d| d.name.clone())
 }
 
