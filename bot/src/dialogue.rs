@@ -1192,6 +1192,16 @@ fn semantic_turn(
         let ids: Vec<&str> = ranked.iter().take(3).map(|r| r.id.as_str()).collect();
         misfit_all(engine, &top.id, &ids, understood).then(|| understood.to_string())
     });
+    // The best guide, by the coverage model learned from the corpus, does not offer the very
+    // thing asked: a service next to it.
+    // (Not when one guide stands far above every other: the message is about it.)
+    let unknown = unknown.or_else(|| {
+        let top = ranked.first()?;
+        let clear = ranked
+            .get(1)
+            .is_none_or(|second| second.score < top.score * t.covered_clear_lead);
+        (!clear && engine.p_covered(understood, &top.id)? < t.covered_min).then(|| understood.to_string())
+    });
     let head_declines = p("out_of_scope") > p_service && !strong_lexical;
     if head_declines || unknown.is_some() || ranked.is_empty() {
         if signals.complaint_hint && p("complaint") > p("out_of_scope") {

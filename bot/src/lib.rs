@@ -8,6 +8,7 @@
 
 pub mod appointments;
 mod compose;
+pub mod coverage;
 mod dialogue;
 pub mod forms;
 pub mod gaps;
@@ -139,6 +140,12 @@ pub struct Thresholds {
     /// A part of a list of services (“驾照换证和车辆年检”) that the guides' words do not
     /// match strongly is read by the encoder: its best guide must lead the next by this ratio.
     pub list_part_lead: f32,
+    /// Below this probability (of [`coverage`]) that the best guide covers the very thing
+    /// asked, the message asks for a service next to it, and is declined as such.
+    pub covered_min: f32,
+    /// … unless the second guide's fused score is below this share of the best's: one guide
+    /// stands clear of the rest, and the message is about it.
+    pub covered_clear_lead: f32,
 }
 
 impl Default for Thresholds {
@@ -158,6 +165,8 @@ impl Default for Thresholds {
             unknown_service_max_p: 0.9,
             head_service_sure: 0.9,
             list_part_lead: 1.25,
+            covered_min: 0.15,
+            covered_clear_lead: 0.6,
         }
     }
 }
@@ -386,6 +395,15 @@ impl Engine {
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
         ranked.truncate(limit);
         Ok(ranked)
+    }
+
+    /// The probability that guide `id` covers the very thing `text` asks, when the encoder
+    /// and the coverage model are installed (see [`coverage`]).
+    pub fn p_covered(&self, text: &str, id: &str) -> Option<f32> {
+        let semantic = self.semantic.as_ref()?;
+        let coverage = semantic.coverage.as_ref()?;
+        let vector = semantic.embed_query(text).ok()?;
+        Some(coverage.p_covered(&self.index, &semantic.dense, text, &vector, id))
     }
 
     /// Intent probabilities from the encoder's head, when installed.

@@ -221,6 +221,8 @@ pub struct Semantic {
     pub dense: index::dense::DenseIndex,
     pub intent_head: Option<LinearHead>,
     pub ticket_head: Option<LinearHead>,
+    /// Whether the best guide covers the very thing asked ([`crate::coverage`]).
+    pub coverage: Option<crate::coverage::Coverage>,
     queries: Mutex<lru::LruCache<String, Arc<Vec<f32>>>>,
 }
 
@@ -365,6 +367,18 @@ impl Semantic {
         };
         let intent_head = head("intent", &intent_examples(corpus, index))?;
         let ticket_head = head("ticket", &corpus.ticket_examples)?;
+        let started = std::time::Instant::now();
+        let coverage = crate::coverage::Coverage::train(corpus, index, &dense, &mut |texts| {
+            cache.embed_with(&encoder, texts, TextKind::Query, progress)
+        })?;
+        if let Some(coverage) = &coverage {
+            tracing::info!(
+                covered = coverage.trained_on.0,
+                other = coverage.trained_on.1,
+                ms = started.elapsed().as_millis(),
+                "coverage model trained"
+            );
+        }
         if let Err(err) = cache.save() {
             tracing::warn!(error = %err, "cannot save embedding cache");
         }
@@ -377,6 +391,7 @@ impl Semantic {
             dense,
             intent_head,
             ticket_head,
+            coverage,
             queries,
         })
     }

@@ -81,7 +81,9 @@ fn rank_of(expected: &[String], got: &[String]) -> Option<usize> {
 /// scope and complaint, lexical confidence of the best BM25 hit, and the top three guides of
 /// the default retrieval with their fused score and dense cosine.
 pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
-    let mut out = String::from("intent\texpected\tp_service\tp_oos\tp_complaint\tlexical\ttop\tabsent\tquery\n");
+    let mut out = String::from(
+        "intent\texpected\tp_service\tp_oos\tp_complaint\tlexical\tcovered\tcoverage_features\ttop\tabsent\tquery\n",
+    );
     for case in cases {
         let probabilities = engine.intent_probabilities(&case.query)?.unwrap_or_default();
         let p = |label: &str| probabilities.iter().find(|(l, _)| l == label).map_or(0.0, |(_, p)| *p);
@@ -94,6 +96,22 @@ pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
             .iter()
             .map(|r| format!("{}:{:.3}:{:.3}", r.id, r.score, r.dense.unwrap_or(0.0)))
             .collect();
+        let (covered, coverage_features) = match (&engine.semantic, ranked.first()) {
+            (Some(semantic), Some(best)) => match &semantic.coverage {
+                Some(coverage) => {
+                    let vector = semantic.embed_query(&case.query)?;
+                    let x = coverage
+                        .features(&engine.index, &semantic.dense, &case.query, &vector, &best.id)
+                        .unwrap_or_default();
+                    (
+                        coverage.probability(&x),
+                        x.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(","),
+                    )
+                }
+                None => (1.0, String::new()),
+            },
+            _ => (1.0, String::new()),
+        };
         // Every piece of the query with its part of speech, how many guides mention it, and
         // where: S in the best guide's scope (title, aliases, summary, FAQ questions), G
         // elsewhere in that guide, C in another guide only, * in none.
@@ -118,13 +136,15 @@ pub fn features(engine: &Engine, cases: &[Case]) -> anyhow::Result<String> {
                 .collect()
         });
         out.push_str(&format!(
-            "{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.2}\t{}\t{}\t{}\n",
+            "{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.2}\t{:.3}\t{}\t{}\t{}\t{}\n",
             case.intent.as_str(),
             case.expected.join(","),
             p("service"),
             p("out_of_scope"),
             p("complaint"),
             lexical,
+            covered,
+            coverage_features,
             top.join(" "),
             absent.join(","),
             match (

@@ -93,6 +93,22 @@ impl DenseIndex {
         self.chunks.is_empty()
     }
 
+    /// Every chunk with its cosine to `query`, in the chunks' order (empty for a vector of
+    /// the wrong size).
+    pub fn chunk_scores(&self, query: &[f32]) -> Vec<(&Chunk, f32)> {
+        if query.len() != self.dim || self.dim == 0 {
+            return Vec::new();
+        }
+        self.chunks
+            .iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let row = &self.vectors[i * self.dim..(i + 1) * self.dim];
+                (chunk, row.iter().zip(query).map(|(a, b)| a * b).sum())
+            })
+            .collect()
+    }
+
     /// The best `limit` guides (each by its best chunk), best first.
     pub fn search(&self, query: &[f32], limit: usize) -> Vec<DenseHit> {
         if query.len() != self.dim || self.dim == 0 {
