@@ -296,7 +296,7 @@ fn backticked<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 /// serde's "expected …" in words a citizen reads.
 fn expected_kind(expected: &str) -> &'static str {
     let expected = expected.trim();
-    let is = |names: &[&str]| names.iter().any(|n| expected == *n);
+    let is = |names: &[&str]| names.contains(&expected);
     if expected.contains("string") || expected.contains("char") {
         "文字"
     } else if expected.contains("bool") {

@@ -365,7 +365,7 @@ impl Store {
                 };
                 let state = ticket.state.as_str();
                 ticket_event(
-                    &mut *tx,
+                    &mut tx,
                     &ticket.number,
                     "sla-sweeper",
                     "supervise",
@@ -376,7 +376,7 @@ impl Store {
                 )
                 .await?;
                 notify(
-                    &mut *tx,
+                    &mut tx,
                     &format!("dept:{}", ticket.department),
                     &ticket.number,
                     &format!("工单 {} {which}，已列入督办。", ticket.number),
@@ -385,7 +385,7 @@ impl Store {
                 .await?;
                 if let Some(citizen) = &ticket.citizen_id {
                     notify(
-                        &mut *tx,
+                        &mut tx,
                         citizen,
                         &ticket.number,
                         &format!(

@@ -150,8 +150,18 @@ async fn an_uploaded_file_keeps_every_byte_and_moves_to_its_application() {
         assert_eq!(store.pending_uploads("s1").await.unwrap().len(), 1);
         let mut tx = store.begin().await.unwrap();
         // Another conversation's file is not taken.
-        assert_eq!(tx.link_uploads("s2", &[stored.id.clone()], "SF1").await.unwrap(), 0);
-        assert_eq!(tx.link_uploads("s1", &[stored.id.clone()], "SF1").await.unwrap(), 1);
+        assert_eq!(
+            tx.link_uploads("s2", std::slice::from_ref(&stored.id), "SF1")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            tx.link_uploads("s1", std::slice::from_ref(&stored.id), "SF1")
+                .await
+                .unwrap(),
+            1
+        );
         tx.commit().await.unwrap();
         assert!(store.pending_uploads("s1").await.unwrap().is_empty());
         let held = store.uploads_of_application("SF1").await.unwrap();

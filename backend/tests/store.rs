@@ -222,7 +222,7 @@ async fn one_sweeper_acts_per_tick_across_replicas_on_postgres() {
     // Two replicas' sweeps at once: the ticket is escalated once, with one audit line.
     let (a, b) = tokio::join!(first.sweep_overdue(now), second.sweep_overdue(now));
     let escalated: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).collect();
-    assert_eq!(escalated, [ticket.number.clone()]);
+    assert_eq!(escalated, std::slice::from_ref(&ticket.number));
     let supervised = first
         .ticket_events(&ticket.number)
         .await

@@ -28,6 +28,9 @@ pub const FEATURES: [&str; 8] = [
     "latin",
 ];
 
+/// Query vectors for texts (through the embedding cache).
+pub type Embed<'a> = dyn FnMut(&[&str]) -> models::Result<Vec<Vec<f32>>> + 'a;
+
 /// A piece of what a guide says it is about: left out when it is itself the question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Piece {
@@ -91,7 +94,7 @@ impl Coverage {
         corpus: &Corpus,
         index: &index::SearchIndex,
         dense: &DenseIndex,
-        embed: &mut dyn FnMut(&[&str]) -> models::Result<Vec<Vec<f32>>>,
+        embed: &mut Embed<'_>,
     ) -> models::Result<Option<Coverage>> {
         let guides = guide_texts(corpus);
         let all = AllText::new(&guides);

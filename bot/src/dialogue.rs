@@ -1446,7 +1446,7 @@ mod phrase_tests {
             "{}",
             reply.text
         );
-        assert!(reply.quick_replies.iter().any(|q| *q == neighbour));
+        assert!(reply.quick_replies.contains(&neighbour));
         assert!(reply.quick_replies.iter().any(|q| q == QUICK_TICKET));
         let (_, reply) = respond(&ENGINE, &Context::anonymous(), &state, "明天会下雨吗").unwrap();
         assert_eq!(reply.intent, Intent::OutOfScope, "{}", reply.text);

@@ -124,14 +124,13 @@ impl Engine {
     }
 }
 
+/// The expected labels and, per classifier, its held-out predictions.
+pub type Folds = (Vec<String>, Vec<(Classifier, Vec<String>)>);
+
 /// Cross-validation on the engine's own ticket examples: example `i` is held out in fold
 /// `i % k` (the file lists each category together, so every fold sees every category).
 /// Returns the expected labels and, per classifier, the held-out predictions.
-pub fn cross_validate(
-    engine: &Engine,
-    k: usize,
-    cache_dir: Option<&std::path::Path>,
-) -> Result<(Vec<String>, Vec<(Classifier, Vec<String>)>)> {
+pub fn cross_validate(engine: &Engine, k: usize, cache_dir: Option<&std::path::Path>) -> Result<Folds> {
     let examples = &engine.corpus.ticket_examples;
     let k = k.clamp(2, examples.len().max(2));
     let terms: Vec<Vec<String>> = examples.iter().map(|(_, t)| engine.index.terms(t)).collect();

@@ -310,7 +310,7 @@ fn questions() -> anyhow::Result<Vec<String>> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../evals/data");
     let mut out = Vec::new();
     for file in ["queries.jsonl", "fresh.jsonl"] {
-        let text = std::fs::read_to_string(dir.join(file)).with_context(|| format!("{file}"))?;
+        let text = std::fs::read_to_string(dir.join(file)).with_context(|| file.to_string())?;
         for line in text.lines() {
             if let Ok(value) = serde_json::from_str::<serde_json::Value>(line)
                 && let Some(query) = value["query"].as_str()

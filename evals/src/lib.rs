@@ -478,8 +478,12 @@ pub struct ConversationReport {
     /// Conversations whole-right.
     pub whole: usize,
     /// (conversation id, turn index, user text, expected, got intent, got guides) of wrong turns.
-    pub misses: Vec<(String, usize, String, Vec<String>, Intent, Vec<String>)>,
+    pub misses: Vec<TurnMiss>,
 }
+
+/// A wrong turn: conversation id, turn index, user text, expected guides, the intent and the
+/// guides it got.
+pub type TurnMiss = (String, usize, String, Vec<String>, Intent, Vec<String>);
 
 /// A turn is right when the intent is the expected one and, for a service turn with expected
 /// guides, the reply's first guide is one of them.

@@ -301,8 +301,8 @@ fn push_bigrams(text: &str, out: &mut Vec<(usize, usize)>) {
             if i == j {
                 out.push((start, end_of(i)));
             }
-            for k in i..j {
-                out.push((chars[k].0, end_of(k + 1)));
+            for (k, &(offset, _)) in chars.iter().enumerate().take(j).skip(i) {
+                out.push((offset, end_of(k + 1)));
             }
             i = j + 1;
         } else if c.is_alphanumeric() {

@@ -91,7 +91,7 @@ impl Lexicon {
 }
 
 fn is_ascii_word(term: &str) -> bool {
-    term.chars().all(|c| c.is_ascii())
+    term.is_ascii()
 }
 
 /// English terms must match whole words: "id" must not fire inside "idea".

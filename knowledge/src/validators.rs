@@ -974,7 +974,7 @@ mod tests {
                     .zip(CREDIT_WEIGHTS)
                     .map(|(c, w)| CREDIT_ALPHABET.find(c).unwrap() as u32 * w)
                     .sum();
-                sum % 31 == 0
+                sum.is_multiple_of(31)
             })
             .expect("weight 28 is invertible mod 31, so one last character gives sum ≡ 0");
         let code = format!("{body}0");

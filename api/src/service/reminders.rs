@@ -8,6 +8,9 @@ use super::Result;
 use crate::state::AppState;
 use crate::wire::InboxItemBody;
 
+/// An e-licence with its fields read.
+type LicenseFields<'a> = (&'a backend::ELicense, BTreeMap<String, String>);
+
 /// Runs every rule for every person who has reminders on; returns how many reminders were
 /// new. Safe to run often and on every replica: an occasion is written once.
 pub async fn run(state: &AppState, now: i64) -> Result<usize> {
@@ -17,7 +20,7 @@ pub async fn run(state: &AppState, now: i64) -> Result<usize> {
     }
     let today = knowledge::time::today(now);
     let licenses = state.store.e_licenses_for_reminders().await?;
-    let mut by_holder: BTreeMap<&str, Vec<(&backend::ELicense, BTreeMap<String, String>)>> = BTreeMap::new();
+    let mut by_holder: BTreeMap<&str, Vec<LicenseFields<'_>>> = BTreeMap::new();
     for license in &licenses {
         let fields = serde_json::from_str(&license.fields).unwrap_or_default();
         by_holder

@@ -260,7 +260,7 @@ async fn a_citizen_and_an_agent_use_banshi_in_a_real_browser() {
         let store = db.open().await;
         api::demo::seed(&store, &[]).await.unwrap();
         let base = serve(store.clone()).await;
-        citizen_journey(&driver, &base, &db.label, &store).await;
+        citizen_journey(&driver, &base, db.label, &store).await;
         store.close().await;
         db.cleanup().await;
     }
