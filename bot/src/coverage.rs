@@ -96,9 +96,7 @@ impl Coverage {
         dense: &DenseIndex,
         embed: &mut Embed<'_>,
     ) -> models::Result<Option<Coverage>> {
-        let guides = guide_texts(corpus);
-        let all = AllText::new(&guides);
-        let texts = Texts(guides, all);
+        let texts = Texts::new(guide_texts(corpus));
         let mut asked: Vec<Asked> = Vec::new();
         for (g, guide) in corpus.guides.iter().enumerate() {
             let pieces = guide
@@ -122,30 +120,29 @@ impl Coverage {
             return Ok(None);
         }
         let vectors = embed(&questions)?;
-        let model = &texts;
         let mut examples: Vec<(String, Vec<f32>)> = Vec::new();
         for (a, vector) in asked.iter().zip(&vectors) {
             let scores = dense.chunk_scores(vector);
-            let id = model.0[a.guide].id.as_str();
+            let id = texts.guides[a.guide].id.as_str();
             examples.push((
                 "covered".into(),
-                model.features_with(index, &scores, &a.text, a.guide, Some(a.piece), None),
+                texts.features_with(index, &scores, &a.text, a.guide, Some(a.piece), None),
             ));
             // The guide that comes first once this one is gone (and is no part of it).
-            let excluded = |other: &GuideText| other.id == id || model.0[a.guide].related.contains(&other.id);
-            if let Some(next) = best_guide(&model.0, &scores, |g| !excluded(g)) {
+            let excluded = |other: &GuideText| other.id == id || texts.guides[a.guide].related.contains(&other.id);
+            if let Some(next) = texts.best_guide(&scores, |g| !excluded(g)) {
                 examples.push((
                     "other".into(),
-                    model.features_with(index, &scores, &a.text, next, None, Some(id)),
+                    texts.features_with(index, &scores, &a.text, next, None, Some(id)),
                 ));
             }
         }
         for (text, vector) in lookalikes.iter().zip(&vectors[asked.len()..]) {
             let scores = dense.chunk_scores(vector);
-            if let Some(top) = best_guide(&model.0, &scores, |_| true) {
+            if let Some(top) = texts.best_guide(&scores, |_| true) {
                 examples.push((
                     "other".into(),
-                    model.features_with(index, &scores, text, top, None, None),
+                    texts.features_with(index, &scores, text, top, None, None),
                 ));
             }
         }
@@ -190,7 +187,7 @@ impl Coverage {
         vector: &[f32],
         id: &str,
     ) -> Option<Vec<f32>> {
-        let g = self.texts.0.iter().position(|g| g.id == id)?;
+        let g = *self.texts.by_id.get(id)?;
         let scores = dense.chunk_scores(vector);
         Some(self.texts.features_with(index, &scores, text, g, None, None))
     }
@@ -207,11 +204,18 @@ impl Coverage {
     }
 }
 
-/// The corpus's guides as the model reads them, and all their text in one string (each
-/// guide's pieces joined by a separator no word contains), so that which guides hold a word
-/// is one fast substring search instead of one per guide and piece.
+/// The corpus's guides as the model reads them.
 #[derive(Debug)]
-struct Texts(Vec<GuideText>, AllText);
+struct Texts {
+    guides: Vec<GuideText>,
+    /// Each guide's position in `guides`, by id.
+    by_id: std::collections::HashMap<String, usize>,
+    all: AllText,
+}
+
+/// All the guides' text in one string (each guide's pieces joined by a separator no word
+/// contains), so that which guides hold a word is one fast substring search instead of one
+/// per guide and piece.
 
 #[derive(Debug)]
 struct AllText {
@@ -261,6 +265,30 @@ impl AllText {
 }
 
 impl Texts {
+    fn new(guides: Vec<GuideText>) -> Texts {
+        let by_id = guides
+            .iter()
+            .enumerate()
+            .map(|(g, guide)| (guide.id.clone(), g))
+            .collect();
+        let all = AllText::new(&guides);
+        Texts { guides, by_id, all }
+    }
+
+    /// The guide (its position) whose best chunk scores highest, among those `keep` lets in.
+    fn best_guide(&self, scores: &[(&index::dense::Chunk, f32)], keep: impl Fn(&GuideText) -> bool) -> Option<usize> {
+        let mut best: Option<(usize, f32)> = None;
+        for (chunk, score) in scores {
+            let Some(&g) = self.by_id.get(&chunk.guide_id) else {
+                continue;
+            };
+            if keep(&self.guides[g]) && best.is_none_or(|(_, s)| *score > s) {
+                best = Some((g, *score));
+            }
+        }
+        best.map(|(g, _)| g)
+    }
+
     /// The features of the message `text` (chunk cosines `scores`) against guide `g`, with
     /// `skip` left out of the guide (the piece that is the question) and `excluded` out of
     /// the corpus (the guide taken out to make a look-alike).
@@ -273,7 +301,7 @@ impl Texts {
         skip: Option<Piece>,
         excluded: Option<&str>,
     ) -> Vec<f32> {
-        let guide = &self.0[g];
+        let guide = &self.guides[g];
         let skipped = skip.and_then(Piece::section);
         let (mut here, mut elsewhere) = (f32::MIN, f32::MIN);
         for (chunk, score) in scores {
@@ -288,19 +316,15 @@ impl Texts {
         let here = if here == f32::MIN { 0.0 } else { here };
         let elsewhere = if elsewhere == f32::MIN { 0.0 } else { elsewhere };
 
-        let others = || {
-            self.0
-                .iter()
-                .filter(move |o| o.id != guide.id && Some(o.id.as_str()) != excluded)
-        };
-        let n = others().count() as f32 + 1.0;
+        // The corpus the idf is over: without the guide taken out.
+        let n = self.guides.iter().filter(|o| Some(o.id.as_str()) != excluded).count() as f32;
         let idf = |df: f32| (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
         let top_idf = idf(0.0);
         let pieces = index.tagged(&index::normalize(text));
         let words = content_words(&pieces);
         let (mut total, mut in_scope, mut in_all, mut miss_known, mut unknown) = (0.0, 0.0, 0.0, 0.0f32, 0usize);
-        // Each piece: found in the guide's scope (Some(true)), missing from the guide
-        // (Some(false)), or no content word (None); and the missing words' weights.
+        // Each content word: whether the guide's scope has it, whether the guide has it at all,
+        // and its weight.
         let mut found: std::collections::HashMap<&str, (bool, bool, f32)> = std::collections::HashMap::new();
         for word in &words {
             // A colloquial word counts as found where its official term is (驾照 → 机动车驾驶证).
@@ -314,12 +338,12 @@ impl Texts {
                 })
             };
             let (scope_here, all_here) = has(guide, skip);
-            let mut holders = vec![false; self.0.len()];
+            let mut holders = vec![false; self.guides.len()];
             for form in &forms {
-                self.1.holders(form, &mut holders);
+                self.all.holders(form, &mut holders);
             }
             let df_others = self
-                .0
+                .guides
                 .iter()
                 .zip(&holders)
                 .filter(|(o, held)| **held && o.id != guide.id && Some(o.id.as_str()) != excluded)
@@ -378,27 +402,6 @@ impl Texts {
             latin,
         ]
     }
-}
-
-/// The guide (index into `guides`) whose best chunk scores highest, among those `keep` lets in.
-fn best_guide(
-    guides: &[GuideText],
-    scores: &[(&index::dense::Chunk, f32)],
-    keep: impl Fn(&GuideText) -> bool,
-) -> Option<usize> {
-    let mut best: Option<(usize, f32)> = None;
-    for (chunk, score) in scores {
-        let Some(g) = guides.iter().position(|g| g.id == chunk.guide_id) else {
-            continue;
-        };
-        if !keep(&guides[g]) {
-            continue;
-        }
-        if best.is_none_or(|(_, s)| *score > s) {
-            best = Some((g, *score));
-        }
-    }
-    best.map(|(g, _)| g)
 }
 
 /// The words that say what is asked: two characters or more, nouns, verbs, adjectives and
